@@ -1,0 +1,1 @@
+"""Fixtures for the target databases: SQLite files and the PostgreSQL server (store work)."""
