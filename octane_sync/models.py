@@ -31,13 +31,18 @@ class Watermark:
         object.__setattr__(self, "last_modified", utc(self.last_modified))
 
     @property
-    def key(self) -> tuple[datetime, int]:
-        return (self.last_modified, int(self.id))
+    def key(self) -> tuple[datetime, tuple[int, int, str]]:
+        return (self.last_modified, id_sort_key(self.id))
 
     @classmethod
     def of(cls, entity: dict) -> Watermark:
         """The watermark just after `entity` (an Octane entity JSON object)."""
         return cls(parse_octane_time(entity["last_modified"]), str(entity["id"]))
+
+
+def id_sort_key(entity_id: str) -> tuple[int, int, str]:
+    """Order ids as Octane does: numeric ids as numbers, logical ids (`phase.defect.new`) after."""
+    return (0, int(entity_id), "") if entity_id.isdigit() else (1, 0, entity_id)
 
 
 def parse_octane_time(text: str) -> datetime:
@@ -117,3 +122,29 @@ class TransformedBatch:
     rows: list[dict]
     rejects: list[Reject] = field(default_factory=list)
     watermark: Watermark | None = None
+
+
+@dataclass
+class Connection:
+    """One row of OCTANE_CONNECTIONS: an API key on one shared space.
+
+    `client_secret_enc` is a Fernet token; only `secrets.py` turns it back into text.
+    `workspaces` is a list of workspace ids, or `["*"]` for every workspace the key sees.
+    `options` holds page_size, overlap_seconds, lag_seconds, mapping overrides, ...
+    """
+
+    name: str
+    base_url: str
+    shared_space_id: str
+    client_id: str
+    client_secret_enc: str
+    workspaces: list[str] = field(default_factory=lambda: ["*"])
+    entities: list[str] = field(default_factory=lambda: ["work_items"])
+    enabled: bool = True
+    options: dict = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def source(self) -> str:
+        return source_key(self.base_url, self.shared_space_id)

@@ -24,7 +24,9 @@ def test_format_converts_other_zones_to_utc() -> None:
 def test_watermark_ids_compare_as_numbers() -> None:
     t = datetime(2024, 5, 1, tzinfo=UTC)
     assert Watermark(t, "9").key < Watermark(t, "10").key
-    assert Watermark.of({"id": "10", "last_modified": "2024-05-01T00:00:00Z"}).key == (t, 10)
+    after = Watermark.of({"id": "10", "last_modified": "2024-05-01T00:00:00Z"})
+    assert after.key == (t, (0, 10, ""))
+    assert Watermark(t, "99").key < Watermark(t, "phase.defect.new").key
 
 
 def test_naive_watermark_is_taken_as_utc() -> None:
