@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from octane_sync.cli import mapping, simulator
+from octane_sync.cli import blocks, connections, database, keys, mapping, run, simulator
 
 app = typer.Typer(
     name="octane-sync",
@@ -18,8 +18,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
-simulator.register(app)
+database.register(app)
+connections.register(app)
+run.register(app)
+keys.register(app)
+blocks.register(app)
 mapping.register(app)
+simulator.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,240 @@
+"""The `octane-sync` flow: every enabled connection, every workspace, bounded concurrency.
+
+Read top to bottom, it is the story of a run: open the store, plan the (connection,
+workspace) pairs, make sure the tables exist, sync the workspaces a few at a time while a
+progress artifact moves, then publish a summary table and fail naming what failed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from octane_sync.redaction import redact
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import INPUTS, RUN_ID
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from blocks import DATABASE_BLOCK, KEY_BLOCK
+from flows.runtime import open_store, record_failure
+from flows.tasks import authenticate, list_workspaces, prepare_tables
+from flows.workspace import WorkspaceSyncFailed, octane_sync_workspace
+from octane_sync.errors import OctaneSyncError
+from octane_sync.models import Connection
+
+WORKSPACE_DEPLOYMENT = "octane-sync-workspace/workspace"
+
+
+@task(name="plan-workspaces", cache_policy=None)
+def plan_workspaces(
+    database_block: str,
+    key_block: str,
+    connections: list[str] | None,
+    workspaces: list[str] | None,
+    only_failed: bool,
+) -> tuple[list[Connection], list[tuple[str, str]], list[str]]:
+    """Which (connection, workspace) pairs this run syncs; and connections that could not be
+    expanded (their `*` needs a sign-in that failed)."""
+    logger = get_run_logger()
+    store = open_store(database_block)
+    enabled = store.list_connections(enabled_only=True)
+    if connections:
+        known = {conn.name for conn in store.list_connections()}
+        missing = sorted(set(connections) - known)
+        if missing:
+            raise OctaneSyncError(f"Unknown connection(s): {', '.join(missing)}")
+        enabled = [conn for conn in enabled if conn.name in connections]
+    failed_before = set(store.failed_workspaces()) if only_failed else None
+
+    pairs: list[tuple[str, str]] = []
+    unreachable: list[str] = []
+    for conn in enabled:
+        ids = conn.workspaces
+        if ids == ["*"]:
+            try:
+                ids = list_workspaces(conn, authenticate(conn, key_block), key_block)
+            except Exception as exc:
+                message = redact(f"{type(exc).__name__}: {exc}")
+                logger.error("Cannot list the workspaces of %s: %s", conn.name, message)
+                record_failure(store, str(flow_run.id), conn.name, "*", message)
+                unreachable.append(conn.name)
+                continue
+        for workspace_id in ids:
+            if workspaces and workspace_id not in workspaces:
+                continue
+            if (
+                failed_before is not None
+                and (conn.name, workspace_id) not in failed_before
+                and (
+                    conn.name,
+                    "*",
+                )
+                not in failed_before
+            ):
+                continue
+            pairs.append((conn.name, workspace_id))
+    logger.info(
+        "Planned %d workspace(s) on %d connection(s)%s",
+        len(pairs),
+        len({name for name, _ in pairs}),
+        " (only those that failed last time)" if only_failed else "",
+    )
+    return enabled, pairs, unreachable
+
+
+@task(
+    name="sync-workspace",
+    task_run_name="{connection}/{workspace_id}",
+    # Same parent run + same inputs = cached: a retried parent reruns only what failed.
+    cache_policy=RUN_ID + INPUTS,
+    persist_result=True,
+)
+def sync_workspace(
+    connection: str,
+    workspace_id: str,
+    entities: list[str] | None,
+    full_refresh: bool,
+    database_block: str,
+    key_block: str,
+    dispatch: str,
+) -> dict:
+    """Run one workspace: in this process, or as its own flow run of the workspace deployment."""
+    parameters = {
+        "connection": connection,
+        "workspace_id": workspace_id,
+        "entities": entities,
+        "full_refresh": full_refresh,
+        "database_block": database_block,
+        "key_block": key_block,
+    }
+    if dispatch == "deployment":
+        from prefect.deployments import run_deployment
+
+        child = run_deployment(
+            WORKSPACE_DEPLOYMENT,
+            parameters=parameters,
+            flow_run_name=f"{connection}/{workspace_id}",
+            timeout=None,
+        )
+        state = child.state
+        if state is None or not state.is_completed():
+            raise WorkspaceSyncFailed(
+                f"{connection}/{workspace_id}: workspace run {child.name} ended "
+                f"{state.name if state else 'without a state'}",
+                {"connection": connection, "workspace_id": workspace_id, "entities": []},
+            )
+        return state.result()
+    return octane_sync_workspace(**parameters)
+
+
+@flow(
+    name="octane-sync",
+    description="Incremental sync of ALM Octane workspaces into the target database.",
+)
+def octane_sync(
+    database_block: str = DATABASE_BLOCK,
+    key_block: str = KEY_BLOCK,
+    connections: list[str] | None = None,
+    workspaces: list[str] | None = None,
+    entities: list[str] | None = None,
+    only_failed: bool = False,
+    full_refresh: bool = False,
+    max_concurrency: int = 4,
+    dispatch: Literal["local", "deployment"] = "local",
+) -> State:
+    """Sync every enabled connection's workspaces; parameters hold names, never secrets.
+
+    Args:
+        database_block: SqlAlchemyConnector block of the target database.
+        key_block: Secret block with the Fernet keyring of the stored client secrets.
+        connections: only these connections (default: every enabled one).
+        workspaces: only these workspace ids.
+        entities: only these entities (default: each connection's list).
+        only_failed: only the (connection, workspace) pairs whose latest run failed.
+        full_refresh: reset the watermarks and read everything again.
+        max_concurrency: workspaces synced at the same time.
+        dispatch: `local` runs workspaces in this process; `deployment` starts each as a
+            flow run of the `octane-sync-workspace/workspace` deployment.
+    """
+    logger = get_run_logger()
+    conns, pairs, unreachable = plan_workspaces(
+        database_block, key_block, connections, workspaces, only_failed
+    )
+    if pairs:
+        prepare_tables(database_block, conns, pairs, entities)
+
+    progress = create_progress_artifact(
+        progress=0.0, description=f"Workspaces synced (of {len(pairs)})"
+    )
+    rows: list[dict] = []
+    failed = [f"{name}/*" for name in unreachable]
+    with ThreadPoolTaskRunner(max_workers=max(1, max_concurrency)) as runner:
+        futures = [
+            runner.submit(
+                sync_workspace,
+                {
+                    "connection": name,
+                    "workspace_id": workspace_id,
+                    "entities": entities,
+                    "full_refresh": full_refresh,
+                    "database_block": database_block,
+                    "key_block": key_block,
+                    "dispatch": dispatch,
+                },
+            )
+            for name, workspace_id in pairs
+        ]
+        for done, future in enumerate(as_completed(futures), start=1):
+            name, workspace_id = pairs[futures.index(future)]
+            try:
+                summary = future.result()
+            except WorkspaceSyncFailed as exc:
+                summary = exc.summary
+                failed.append(f"{name}/{workspace_id}")
+            except Exception as exc:
+                logger.error("%s/%s failed: %s", name, workspace_id, redact(str(exc)))
+                summary = {
+                    "entities": [
+                        {
+                            "connection": name,
+                            "workspace_id": workspace_id,
+                            "entity": "*",
+                            "status": "failed",
+                            "error": redact(str(exc)),
+                        }
+                    ]
+                }
+                failed.append(f"{name}/{workspace_id}")
+            rows.extend(summary.get("entities", []))
+            update_progress_artifact(progress, progress=100.0 * done / len(pairs))
+            logger.info("%d of %d workspaces done (%s/%s)", done, len(pairs), name, workspace_id)
+
+    create_table_artifact(
+        key="octane-sync-summary",
+        table=[summary_row(row) for row in rows],
+        description=f"octane-sync run: {len(pairs)} workspace(s), {len(failed)} failed",
+    )
+    if failed:
+        return Failed(message=f"{len(failed)} workspace(s) failed: {', '.join(sorted(failed))}")
+    written = sum(row.get("written", 0) for row in rows)
+    return Completed(message=f"{len(pairs)} workspace(s) synced, {written} row(s) written")
+
+
+def summary_row(row: dict) -> dict:
+    return {
+        "connection": row.get("connection"),
+        "workspace": row.get("workspace_id"),
+        "entity": row.get("entity"),
+        "fetched": row.get("fetched", 0),
+        "written": row.get("written", 0),
+        "rejected": row.get("rejected", 0),
+        "seconds": round(row.get("seconds", 0.0), 2),
+        "state": row.get("status"),
+    }

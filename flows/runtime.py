@@ -1,0 +1,85 @@
+"""What the flows need to reach the outside: the store, the keyring, and an Octane client.
+
+Only names travel in flow parameters; the values behind them are resolved here, inside
+the run, from blocks (or the environment where no server is used).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from octane_sync.client import OctaneClient
+from octane_sync.redaction import register_secret
+from octane_sync.store import Store
+
+from blocks import load_database_url, load_keyring
+from octane_sync.models import Connection
+from octane_sync.secrets import SecretBox, parse_keyring
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(database_block: str) -> Store:
+    """One Store (one engine, one pool) per database and process, shared by workspace threads."""
+    url = load_database_url(database_block)
+    key = url.render_as_string(hide_password=True)
+    with _stores_lock:
+        if key not in _stores:
+            store = Store.from_url(url)
+            store.init()
+            _stores[key] = store
+        return _stores[key]
+
+
+def secret_box(key_block: str) -> SecretBox:
+    return SecretBox(parse_keyring(load_keyring(key_block)))
+
+
+def client_secret(connection: Connection, box: SecretBox) -> str:
+    secret = box.decrypt(
+        connection.client_secret_enc, what=f"client secret of connection {connection.name!r}"
+    )
+    register_secret(secret)
+    return secret
+
+
+def new_client(connection: Connection, box: SecretBox, session_token: str | None) -> OctaneClient:
+    """A client for `connection`; with `session_token` it reuses a cached sign-in."""
+    client = OctaneClient(
+        connection.base_url,
+        connection.shared_space_id,
+        connection.client_id,
+        client_secret(connection, box),
+        page_size=int(connection.options.get("page_size", 1000)),
+    )
+    if session_token:
+        state = json.loads(box.decrypt(session_token, what="cached Octane session"))
+        for value in state.get("cookies", {}).values():
+            register_secret(value)
+        client.restore_session(state)
+    return client
+
+
+def seal_session(client: OctaneClient, box: SecretBox) -> str:
+    """The client's session, encrypted: this is what Prefect may persist for the cache."""
+    state = client.export_session()
+    for value in state.get("cookies", {}).values():
+        register_secret(value)
+    return box.encrypt(json.dumps(state))
+
+
+def record_failure(
+    store: Store, flow_run_id: str | None, connection: str, workspace_id: str, error: str
+) -> None:
+    """Log a failure that happened before any entity started (sign-in, listing workspaces),
+    so `only_failed` and `status` see it. Entity `*` stands for the whole workspace."""
+    run_id = store.start_run(
+        flow_run_id=flow_run_id,
+        connection=connection,
+        workspace_id=workspace_id,
+        entity="*",
+        watermark_before=None,
+    )
+    store.fail_run(run_id, error=error, fetched=0, written=0, rejected=0, watermark_after=None)

@@ -1,0 +1,152 @@
+"""The Prefect tasks of octane-sync: small, named after what they do, retried where it helps."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from octane_sync.mapping import resolve_mapping
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+from prefect.runtime import task_run
+from prefect.tasks import exponential_backoff
+
+from flows.runtime import new_client, open_store, seal_session, secret_box
+from octane_sync.errors import TransientError
+from octane_sync.models import Connection
+from octane_sync.progress import BOARD
+from octane_sync.stream import sync_entity
+
+# Octane's session limits are site settings; ten minutes stays well inside any we know of.
+SESSION_CACHE = timedelta(minutes=10)
+
+
+def transient_only(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a task only when what failed it is temporary (Octane busy, network blip)."""
+    try:
+        state.result()
+    except TransientError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def _auth_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """One cached sign-in per connection and credential; a changed secret misses the cache."""
+    conn: Connection = parameters["connection"]
+    identity = "|".join(
+        [conn.base_url, conn.shared_space_id, conn.client_id, conn.client_secret_enc]
+    )
+    return f"octane-auth-{conn.name}-{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
+
+
+@task(
+    name="authenticate",
+    task_run_name="authenticate {connection.name}",
+    cache_key_fn=_auth_cache_key,
+    cache_expiration=SESSION_CACHE,
+    persist_result=True,
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=transient_only,
+)
+def authenticate(connection: Connection, key_block: str) -> str:
+    """Sign in once per connection; the result is the session, encrypted before Prefect keeps it."""
+    box = secret_box(key_block)
+    client = new_client(connection, box, session_token=None)
+    try:
+        client.sign_in()
+        return seal_session(client, box)
+    finally:
+        client.close()
+
+
+@task(
+    name="list-workspaces",
+    task_run_name="list workspaces of {connection.name}",
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
+def list_workspaces(connection: Connection, session_token: str, key_block: str) -> list[str]:
+    """Expand `*`: every workspace this API key can see."""
+    client = new_client(connection, secret_box(key_block), session_token)
+    try:
+        return [str(ws["id"]) for ws in client.list_workspaces()]
+    finally:
+        client.close()
+
+
+@task(name="prepare-tables", cache_policy=NO_CACHE)
+def prepare_tables(
+    database_block: str,
+    connections: list[Connection],
+    pairs: list[tuple[str, str]],
+    entities: list[str] | None,
+) -> dict[str, list[str]]:
+    """Create or widen each entity table once, before workspaces load into it concurrently."""
+    store = open_store(database_block)
+    by_name = {conn.name: conn for conn in connections}
+    columns: dict[str, dict[str, Any]] = {}
+    for conn_name, workspace_id in pairs:
+        conn = by_name[conn_name]
+        for entity in entities or conn.entities:
+            mapping = resolve_mapping(entity, options=conn.options, workspace_id=workspace_id)
+            for column in mapping.columns():
+                columns.setdefault(entity, {}).setdefault(column.name, column)
+    return {
+        entity: store.ensure_entity_table(entity, list(specs.values()))
+        for entity, specs in columns.items()
+    }
+
+
+@task(
+    name="sync-entity",
+    task_run_name="{workspace_id} {entity}",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=10),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
+def sync_entity_task(
+    connection_name: str,
+    workspace_id: str,
+    entity: str,
+    session_token: str,
+    database_block: str,
+    key_block: str,
+    full_refresh: bool,
+    flow_run_id: str | None,
+) -> dict:
+    """Fetch, transform and load one entity, a page per transaction.
+
+    A retry resumes from the last committed page (the watermark moved with it), so it is
+    cheap; `full_refresh` resets the watermark on the first attempt only.
+    """
+    store = open_store(database_block)
+    connection = store.get_connection(connection_name)
+    mapping = resolve_mapping(entity, options=connection.options, workspace_id=workspace_id)
+    store.ensure_entity_table(entity, mapping.columns())
+    client = new_client(connection, secret_box(key_block), session_token)
+    try:
+        result = sync_entity(
+            client,
+            store,
+            connection=connection,
+            workspace_id=workspace_id,
+            entity=entity,
+            mapping=mapping,
+            flow_run_id=flow_run_id,
+            full_refresh=full_refresh and task_run.run_count <= 1,
+            on_page=BOARD.update,
+        )
+    finally:
+        client.close()
+    return result.as_dict()

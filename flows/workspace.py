@@ -1,0 +1,93 @@
+"""The `octane-sync-workspace` flow: bring every entity of one workspace up to date."""
+
+from __future__ import annotations
+
+from octane_sync.redaction import redact
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from blocks import DATABASE_BLOCK, KEY_BLOCK
+from flows.runtime import open_store, record_failure
+from flows.tasks import authenticate, sync_entity_task
+from octane_sync.errors import OctaneSyncError
+
+
+class WorkspaceSyncFailed(OctaneSyncError):
+    """Some entities of a workspace failed; `summary` still says what each one did."""
+
+    def __init__(self, message: str, summary: dict) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+@flow(
+    name="octane-sync-workspace",
+    flow_run_name="{connection}/{workspace_id}",
+    description="Sync the entities of one Octane workspace into the target database.",
+)
+def octane_sync_workspace(
+    connection: str,
+    workspace_id: str,
+    entities: list[str] | None = None,
+    full_refresh: bool = False,
+    database_block: str = DATABASE_BLOCK,
+    key_block: str = KEY_BLOCK,
+) -> dict:
+    """Sign in (cached per connection), then sync each entity; one failing entity never
+    stops the others, and the run fails at the end naming those that failed."""
+    logger = get_run_logger()
+    run_id = str(flow_run.id) if flow_run.id else None
+    store = open_store(database_block)
+    conn = store.get_connection(connection)
+    summary: dict = {"connection": connection, "workspace_id": workspace_id, "entities": []}
+
+    try:
+        session = authenticate(conn, key_block)
+    except Exception as exc:
+        message = redact(f"{type(exc).__name__}: {exc}")
+        record_failure(store, run_id, connection, workspace_id, message)
+        summary["entities"].append(
+            {
+                "connection": connection,
+                "workspace_id": workspace_id,
+                "entity": "*",
+                "status": "failed",
+                "error": message,
+            }
+        )
+        raise WorkspaceSyncFailed(
+            f"{connection}/{workspace_id}: sign-in failed: {message}", summary
+        ) from None
+
+    failed = []
+    for entity in entities or conn.entities:
+        logger.info("Syncing %s of workspace %s (%s)", entity, workspace_id, connection)
+        try:
+            result = sync_entity_task(
+                connection,
+                workspace_id,
+                entity,
+                session,
+                database_block,
+                key_block,
+                full_refresh,
+                run_id,
+            )
+        except Exception as exc:
+            message = redact(f"{type(exc).__name__}: {exc}")
+            logger.error("%s of workspace %s failed: %s", entity, workspace_id, message)
+            failed.append(entity)
+            result = {
+                "connection": connection,
+                "workspace_id": workspace_id,
+                "entity": entity,
+                "status": "failed",
+                "error": message,
+            }
+        summary["entities"].append(result)
+
+    if failed:
+        raise WorkspaceSyncFailed(
+            f"{connection}/{workspace_id}: {', '.join(failed)} failed", summary
+        )
+    return summary

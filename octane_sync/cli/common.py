@@ -1,0 +1,70 @@
+"""What the commands share: finding the database and the keyring, and failing clearly."""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from octane_sync.errors import OctaneSyncError
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Target database URL. Default: $OCTANE_SYNC_DB_URL, else the database block.",
+        show_default=False,
+    ),
+]
+DatabaseBlockOption = Annotated[
+    str, typer.Option("--database-block", help="SqlAlchemyConnector block used when no URL is set.")
+]
+KeyBlockOption = Annotated[
+    str,
+    typer.Option(
+        "--key-block", help="Secret block with the keyring, unless $OCTANE_SYNC_KEY is set."
+    ),
+]
+
+
+def fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+def open_store(db: str | None, database_block: str = "octane-sync-db"):
+    """The Store for `--db`, else $OCTANE_SYNC_DB_URL, else the database block."""
+    from blocks import load_database_url
+    from octane_sync.store import Store, resolve_db_url
+
+    url = resolve_db_url(db)
+    try:
+        if url is None:
+            url = load_database_url(database_block)
+        store = Store.from_url(url)
+        store.init()
+    except OctaneSyncError as exc:
+        fail(str(exc))
+    except Exception as exc:  # the block or driver may raise anything; say which step failed
+        fail(f"cannot open the target database ({type(exc).__name__}): {exc}")
+    return store
+
+
+def secret_box(key_block: str):
+    """The keyring: $OCTANE_SYNC_KEY, else the Secret block."""
+    from blocks import load_keyring
+    from octane_sync.secrets import SecretBox, parse_keyring
+
+    try:
+        return SecretBox(parse_keyring(load_keyring(key_block)))
+    except OctaneSyncError as exc:
+        fail(str(exc))
+    except Exception as exc:
+        fail(
+            f"cannot load the keyring from block {key_block!r} ({type(exc).__name__}); "
+            "set OCTANE_SYNC_KEY or run `octane-sync blocks create`"
+        )

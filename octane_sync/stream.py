@@ -1,0 +1,196 @@
+"""One entity stream of one workspace: watermark -> keyset pages -> rows -> one commit per page.
+
+This is the seam where the three parts meet, and it decides nothing they own: the client
+knows paging, the transform knows fields, the store knows writing and state. Plain Python,
+so the CLI, the flows and the benchmarks all run the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from octane_sync.client import OctaneClient
+from octane_sync.mapping import EntityMapping, check_reject_share
+from octane_sync.models import Connection, Watermark
+from octane_sync.store import Store
+from octane_sync.transform import transform_page
+
+log = logging.getLogger("octane_sync.stream")
+
+DEFAULT_PAGE_SIZE = 1000
+DEFAULT_LAG_SECONDS = 60
+DEFAULT_OVERLAP_SECONDS = 0
+DEFAULT_REJECT_THRESHOLD = 0.05
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """Per-connection tuning, read from OCTANE_CONNECTIONS.options."""
+
+    page_size: int = DEFAULT_PAGE_SIZE
+    lag: timedelta = timedelta(seconds=DEFAULT_LAG_SECONDS)
+    overlap: timedelta = timedelta(seconds=DEFAULT_OVERLAP_SECONDS)
+    reject_threshold: float = DEFAULT_REJECT_THRESHOLD
+    read_ahead: bool = True
+
+    @classmethod
+    def from_options(cls, options: dict) -> StreamOptions:
+        return cls(
+            page_size=int(options.get("page_size", DEFAULT_PAGE_SIZE)),
+            lag=timedelta(seconds=float(options.get("lag_seconds", DEFAULT_LAG_SECONDS))),
+            overlap=timedelta(
+                seconds=float(options.get("overlap_seconds", DEFAULT_OVERLAP_SECONDS))
+            ),
+            reject_threshold=float(options.get("reject_threshold", DEFAULT_REJECT_THRESHOLD)),
+            read_ahead=bool(options.get("read_ahead", True)),
+        )
+
+
+@dataclass
+class StreamResult:
+    """What one entity stream did: the run log row and the artifact table are made of it."""
+
+    connection: str
+    workspace_id: str
+    entity: str
+    status: str = "running"
+    fetched: int = 0
+    written: int = 0
+    rejected: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    watermark_before: str | None = None
+    watermark_after: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def describe(watermark: Watermark | None) -> str | None:
+    if watermark is None:
+        return None
+    return f"{watermark.last_modified:%Y-%m-%dT%H:%M:%SZ}#{watermark.id}"
+
+
+def sync_entity(
+    client: OctaneClient,
+    store: Store,
+    *,
+    connection: Connection,
+    workspace_id: str,
+    entity: str,
+    mapping: EntityMapping,
+    flow_run_id: str | None = None,
+    full_refresh: bool = False,
+    on_page: Callable[[StreamResult], None] | None = None,
+) -> StreamResult:
+    """Bring one (workspace, entity) up to date; each page commits rows and watermark together.
+
+    A crash or a raised error costs at most the page in flight: the next call resumes from
+    the last committed watermark. With `full_refresh` the watermark is reset first and every
+    row is read again (stored rows are overwritten only by equal or newer versions).
+
+    Raises:
+        OctaneError: Octane could not be read (after the client's own retries).
+        RejectThresholdExceeded: too many records of this stream could not be used.
+        StoreError: the database refused the batch (nothing of that batch is kept).
+    """
+    options = StreamOptions.from_options(connection.options)
+    result = StreamResult(connection.name, workspace_id, entity)
+    started = time.perf_counter()
+    if full_refresh:
+        store.reset_watermarks(connection.name, workspace_id, entity)
+    since = store.read_watermark(connection.name, workspace_id, entity)
+    result.watermark_before = result.watermark_after = describe(since)
+    until = client.server_time() - options.lag
+    run_id = store.start_run(
+        flow_run_id=flow_run_id,
+        connection=connection.name,
+        workspace_id=workspace_id,
+        entity=entity,
+        watermark_before=result.watermark_before,
+    )
+    log.info(
+        "%s workspace %s %s: reading changes since %s up to %s",
+        connection.name,
+        workspace_id,
+        entity,
+        result.watermark_before or "the beginning",
+        f"{until:%Y-%m-%dT%H:%M:%SZ}",
+    )
+    try:
+        pages = client.iter_changes(
+            workspace_id,
+            entity,
+            since=since,
+            until=until,
+            fields=mapping.source_fields(),
+            page_size=options.page_size,
+            overlap=options.overlap,
+            read_ahead=options.read_ahead,
+        )
+        for page in pages:
+            batch = transform_page(page, mapping)
+            result.written += store.load_batch(
+                connection=connection.name,
+                source=connection.source,
+                workspace_id=workspace_id,
+                entity=entity,
+                batch=batch,
+                flow_run_id=flow_run_id,
+            )
+            result.pages += 1
+            result.fetched += len(page)
+            result.rejected += len(batch.rejects)
+            result.watermark_after = describe(batch.watermark) or result.watermark_after
+            result.seconds = time.perf_counter() - started
+            if on_page is not None:
+                on_page(result)
+        check_reject_share(
+            result.rejected,
+            result.fetched,
+            options.reject_threshold,
+            where=f"{connection.name} workspace {workspace_id} {entity}",
+        )
+    except Exception as exc:
+        result.status = "failed"
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.seconds = time.perf_counter() - started
+        if on_page is not None:
+            on_page(result)
+        store.fail_run(
+            run_id,
+            error=result.error,
+            fetched=result.fetched,
+            written=result.written,
+            rejected=result.rejected,
+            watermark_after=result.watermark_after,
+        )
+        raise
+    result.status = "completed"
+    result.seconds = time.perf_counter() - started
+    if on_page is not None:
+        on_page(result)
+    store.finish_run(
+        run_id,
+        fetched=result.fetched,
+        written=result.written,
+        rejected=result.rejected,
+        watermark_after=result.watermark_after,
+    )
+    log.info(
+        "%s workspace %s %s: %d fetched, %d written, %d rejected in %.1f s",
+        connection.name,
+        workspace_id,
+        entity,
+        result.fetched,
+        result.written,
+        result.rejected,
+        result.seconds,
+    )
+    return result
