@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from octane_sync.redaction import redact
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_progress_artifact,
@@ -28,6 +27,7 @@ from flows.tasks import authenticate, list_workspaces, prepare_tables
 from flows.workspace import WorkspaceSyncFailed, octane_sync_workspace
 from octane_sync.errors import OctaneSyncError
 from octane_sync.models import Connection
+from octane_sync.redaction import redact
 
 WORKSPACE_DEPLOYMENT = "octane-sync-workspace/workspace"
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import threading
 
-from octane_sync.client import OctaneClient
-from octane_sync.redaction import register_secret
-from octane_sync.store import Store
-
 from blocks import load_database_url, load_keyring
+from octane_sync.client import OctaneClient
 from octane_sync.models import Connection
+from octane_sync.redaction import register_secret
 from octane_sync.secrets import SecretBox, parse_keyring
+from octane_sync.store import Store
 
 _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
@@ -56,8 +55,7 @@ def new_client(connection: Connection, box: SecretBox, session_token: str | None
     )
     if session_token:
         state = json.loads(box.decrypt(session_token, what="cached Octane session"))
-        for value in state.get("cookies", {}).values():
-            register_secret(value)
+        register_session(state)
         client.restore_session(state)
     return client
 
@@ -65,9 +63,15 @@ def new_client(connection: Connection, box: SecretBox, session_token: str | None
 def seal_session(client: OctaneClient, box: SecretBox) -> str:
     """The client's session, encrypted: this is what Prefect may persist for the cache."""
     state = client.export_session()
-    for value in state.get("cookies", {}).values():
-        register_secret(value)
+    register_session(state)
     return box.encrypt(json.dumps(state))
+
+
+def register_session(state: dict) -> None:
+    """Mask the session cookie wherever it might be printed (OCTANE_USER is just a name)."""
+    for name, value in state.get("cookies", {}).items():
+        if name != "OCTANE_USER":
+            register_secret(value)
 
 
 def record_failure(

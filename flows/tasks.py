@@ -6,7 +6,6 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from octane_sync.mapping import resolve_mapping
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
@@ -15,6 +14,7 @@ from prefect.tasks import exponential_backoff
 
 from flows.runtime import new_client, open_store, seal_session, secret_box
 from octane_sync.errors import TransientError
+from octane_sync.mapping import resolve_mapping
 from octane_sync.models import Connection
 from octane_sync.progress import BOARD
 from octane_sync.stream import sync_entity

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from octane_sync.redaction import redact
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
@@ -10,6 +9,7 @@ from blocks import DATABASE_BLOCK, KEY_BLOCK
 from flows.runtime import open_store, record_failure
 from flows.tasks import authenticate, sync_entity_task
 from octane_sync.errors import OctaneSyncError
+from octane_sync.redaction import redact
 
 
 class WorkspaceSyncFailed(OctaneSyncError):

@@ -16,6 +16,7 @@ from datetime import timedelta
 from octane_sync.client import OctaneClient
 from octane_sync.mapping import EntityMapping, check_reject_share
 from octane_sync.models import Connection, Watermark
+from octane_sync.redaction import redact
 from octane_sync.store import Store
 from octane_sync.transform import transform_page
 
@@ -107,7 +108,6 @@ def sync_entity(
         store.reset_watermarks(connection.name, workspace_id, entity)
     since = store.read_watermark(connection.name, workspace_id, entity)
     result.watermark_before = result.watermark_after = describe(since)
-    until = client.server_time() - options.lag
     run_id = store.start_run(
         flow_run_id=flow_run_id,
         connection=connection.name,
@@ -116,19 +116,19 @@ def sync_entity(
         watermark_before=result.watermark_before,
     )
     log.info(
-        "%s workspace %s %s: reading changes since %s up to %s",
+        "%s workspace %s %s: reading changes since %s (up to %s s before Octane's clock)",
         connection.name,
         workspace_id,
         entity,
         result.watermark_before or "the beginning",
-        f"{until:%Y-%m-%dT%H:%M:%SZ}",
+        int(options.lag.total_seconds()),
     )
     try:
         pages = client.iter_changes(
             workspace_id,
             entity,
             since=since,
-            until=until,
+            lag=options.lag,
             fields=mapping.source_fields(),
             page_size=options.page_size,
             overlap=options.overlap,
@@ -159,7 +159,7 @@ def sync_entity(
         )
     except Exception as exc:
         result.status = "failed"
-        result.error = f"{type(exc).__name__}: {exc}"
+        result.error = redact(f"{type(exc).__name__}: {exc}")
         result.seconds = time.perf_counter() - started
         if on_page is not None:
             on_page(result)
