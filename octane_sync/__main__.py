@@ -1,0 +1,5 @@
+"""`python -m octane_sync ...` is the `octane-sync` command."""
+
+from octane_sync.cli import main
+
+main()
