@@ -115,23 +115,49 @@ def sync_workspace(
         "key_block": key_block,
     }
     if dispatch == "deployment":
-        from prefect.deployments import run_deployment
-
-        child = run_deployment(
-            WORKSPACE_DEPLOYMENT,
-            parameters=parameters,
-            flow_run_name=f"{connection}/{workspace_id}",
-            timeout=None,
-        )
-        state = child.state
-        if state is None or not state.is_completed():
-            raise WorkspaceSyncFailed(
-                f"{connection}/{workspace_id}: workspace run {child.name} ended "
-                f"{state.name if state else 'without a state'}",
-                {"connection": connection, "workspace_id": workspace_id, "entities": []},
-            )
-        return state.result()
+        return run_workspace_deployment(parameters)
     return octane_sync_workspace(**parameters)
+
+
+def run_workspace_deployment(parameters: dict) -> dict:
+    """Run one workspace as a flow run of the workspace deployment and wait for it.
+
+    Its summary is read back from the run log, not from a persisted result: the workspace
+    may have run on another machine whose result storage this one cannot see.
+    """
+    from prefect.deployments import run_deployment
+
+    connection, workspace_id = parameters["connection"], parameters["workspace_id"]
+    child = run_deployment(
+        WORKSPACE_DEPLOYMENT,
+        parameters=parameters,
+        flow_run_name=f"{connection}/{workspace_id}",
+        timeout=None,
+    )
+    store = open_store(parameters["database_block"])
+    entities = [
+        {
+            "connection": connection,
+            "workspace_id": workspace_id,
+            "entity": run["entity"],
+            "status": run["status"],
+            "fetched": run.get("rows_fetched") or 0,
+            "written": run.get("rows_written") or 0,
+            "rejected": run.get("rows_rejected") or 0,
+            "error": run.get("error"),
+        }
+        for run in store.latest_runs([connection])
+        if run["workspace_id"] == workspace_id and run.get("flow_run_id") == str(child.id)
+    ]
+    summary = {"connection": connection, "workspace_id": workspace_id, "entities": entities}
+    state = child.state
+    if state is None or not state.is_completed():
+        raise WorkspaceSyncFailed(
+            f"{connection}/{workspace_id}: workspace run {child.name} ended "
+            f"{state.name if state else 'without a state'}",
+            summary,
+        )
+    return summary
 
 
 @flow(

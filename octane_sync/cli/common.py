@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from octane_sync.errors import OctaneSyncError
 
@@ -32,25 +34,45 @@ KeyBlockOption = Annotated[
 
 
 def fail(message: str) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print `message` on stderr and exit 1.
+
+    The message is escaped: it often quotes what the user typed, and a `[` in a name or a
+    URL would otherwise be taken for Rich markup (dropped text, or a MarkupError traceback).
+    """
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code=1)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask `question` unless `--yes` was given; without a terminal to ask on, say to use it."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"{question.rstrip('?')}: no terminal to confirm on; add --yes")
+    typer.confirm(question, abort=True)
 
 
 def open_store(db: str | None, database_block: str = "octane-sync-db"):
     """The Store for `--db`, else $OCTANE_SYNC_DB_URL, else the database block."""
     from blocks import load_database_url
+    from octane_sync.redaction import redact
     from octane_sync.store import Store, resolve_db_url
 
     url = resolve_db_url(db)
-    try:
-        if url is None:
+    if url is None:
+        try:
             url = load_database_url(database_block)
+        except Exception as exc:  # Prefect may raise anything: name the block and the way out
+            fail(
+                f"cannot load the database block {database_block!r} ({type(exc).__name__}: "
+                f"{redact(exc)}); pass --db URL, set $OCTANE_SYNC_DB_URL, or run "
+                "`octane-sync blocks create`"
+            )
+    try:
         store = Store.from_url(url)
         store.init()
-    except OctaneSyncError as exc:
+    except OctaneSyncError as exc:  # its messages show the URL without the password
         fail(str(exc))
-    except Exception as exc:  # the block or driver may raise anything; say which step failed
-        fail(f"cannot open the target database ({type(exc).__name__}): {exc}")
     return store
 
 

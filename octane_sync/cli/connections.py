@@ -6,11 +6,21 @@ import json
 import os
 import sys
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from octane_sync.cli.common import DbOption, KeyBlockOption, console, fail, open_store, secret_box
+from octane_sync.cli.common import (
+    DbOption,
+    KeyBlockOption,
+    confirm,
+    console,
+    fail,
+    open_store,
+    secret_box,
+)
 
 app = typer.Typer(help="Manage the Octane API connections (secrets stored encrypted).")
 
@@ -35,6 +45,55 @@ def read_secret(env_var: str) -> str:
     return typer.prompt("Client secret", hide_input=True)
 
 
+def _parse_options(options: str) -> dict:
+    try:
+        parsed = json.loads(options)
+    except json.JSONDecodeError as exc:
+        fail(f"--options is not valid JSON: {exc.msg} at character {exc.pos} of {options!r}")
+    if not isinstance(parsed, dict):
+        fail(f'--options must be a JSON object like {{"page_size": 500}}, not {options!r}')
+    return parsed
+
+
+def _check_base_url(base_url: str) -> str:
+    """The server URL without a trailing slash; credentials or a query have no place in it."""
+    from octane_sync.redaction import redact_url
+
+    try:
+        parts = urlsplit(base_url)
+        _ = parts.port  # raises ValueError on a port that is not a number
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+    ):
+        # redact_url: a URL with user:password@ must not echo the password back
+        fail(f"--base-url must be http(s)://host[:port][/path], not {redact_url(base_url)!r}")
+    return base_url.rstrip("/")
+
+
+def _check_lists(shared_space: str, workspaces: str, entities: str) -> tuple[list, list]:
+    from octane_sync.mapping import known_entities
+
+    if not shared_space.isdigit():
+        fail(f"--shared-space must be a numeric id, not {shared_space!r}")
+    workspace_list = _split(workspaces) or ["*"]
+    if workspace_list != ["*"] and not all(ws.isdigit() for ws in workspace_list):
+        bad = [ws for ws in workspace_list if not ws.isdigit()]
+        fail(f"--workspaces must be numeric ids or *, not {', '.join(map(repr, bad))}")
+    entity_list = _split(entities)
+    if not entity_list:
+        fail(f"--entities names no entity; known: {', '.join(known_entities())}")
+    unknown = sorted(set(entity_list) - set(known_entities()))
+    if unknown:
+        fail(f"unknown entities {', '.join(unknown)}; known: {', '.join(known_entities())}")
+    return workspace_list, entity_list
+
+
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="A unique name for this API key.")],
@@ -55,30 +114,21 @@ def add(
     db: DbOption = None,
     key_block: KeyBlockOption = "octane-sync-key",
 ) -> None:
-    """Add a connection; the secret is read from $OCTANE_CLIENT_SECRET or a hidden prompt."""
-    from octane_sync.mapping import known_entities
+    """Add a connection; the secret is read from $OCTANE_CLIENT_SECRET or a hidden prompt.
+
+    Every argument is checked, and the secret read and encrypted, before the database is
+    touched, so a refused `add` changes nothing.
+    """
+    from octane_sync.errors import OctaneSyncError
     from octane_sync.models import Connection
 
-    try:
-        parsed_options = json.loads(options)
-    except json.JSONDecodeError as exc:
-        fail(f"--options is not valid JSON: {exc.msg} at character {exc.pos}")
-    if not isinstance(parsed_options, dict):
-        fail("--options must be a JSON object")
-    entity_list = _split(entities)
-    unknown = sorted(set(entity_list) - set(known_entities()))
-    if unknown:
-        fail(f"unknown entities {unknown}; known: {', '.join(known_entities())}")
-    workspace_list = _split(workspaces) or ["*"]
-    if workspace_list != ["*"] and not all(ws.isdigit() for ws in workspace_list):
-        fail(f"--workspaces must be numeric ids or *, not {workspaces!r}")
-    if not base_url.startswith(("http://", "https://")):
-        fail(f"--base-url must start with http:// or https://, not {base_url!r}")
+    parsed_options = _parse_options(options)
+    workspace_list, entity_list = _check_lists(shared_space, workspaces, entities)
+    url = _check_base_url(base_url)
     box = secret_box(key_block)
-    store = open_store(db)
     connection = Connection(
         name=name,
-        base_url=base_url.rstrip("/"),
+        base_url=url,
         shared_space_id=shared_space,
         client_id=client_id,
         client_secret_enc=box.encrypt(read_secret(secret_env)),
@@ -86,37 +136,69 @@ def add(
         entities=entity_list,
         options=parsed_options,
     )
-    if replace:
-        store.remove_connection(name)
-    store.add_connection(connection)
-    console.print(f"Added connection [bold]{name}[/] ({base_url}, shared space {shared_space}).")
+    store = open_store(db)
+    exists = store.get_connection(name) is not None
+    if exists and not replace:
+        fail(f"a connection named {name!r} exists already (use --replace to overwrite it)")
+    try:
+        if exists:
+            store.remove_connection(name)
+        store.add_connection(connection)
+    except OctaneSyncError as exc:
+        fail(str(exc))
+    console.print(
+        f"{'Replaced' if exists else 'Added'} connection {name} ({url}, shared space "
+        f"{shared_space}, workspaces {','.join(workspace_list)}).",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("list")
 def list_(db: DbOption = None) -> None:
     """List the connections (never their secrets)."""
     store = open_store(db)
-    table = Table("name", "enabled", "server", "space", "client id", "workspaces", "entities")
-    for conn in store.list_connections():
+    connections = store.list_connections()
+    if not connections:
+        console.print(
+            f"No connections in {store.url}; add one with `octane-sync connections add`.",
+            markup=False,
+            highlight=False,
+        )
+        return
+    table = Table()
+    for header in ("name", "enabled", "server", "space", "client id", "workspaces", "entities"):
+        table.add_column(header, overflow="fold")  # a narrow terminal wraps a URL, never cuts it
+    for conn in connections:
+        # Text, not str: a `[` in a name or URL is not Rich markup here.
         table.add_row(
-            conn.name,
-            "yes" if conn.enabled else "no",
-            conn.base_url,
-            conn.shared_space_id,
-            conn.client_id,
-            ",".join(conn.workspaces),
-            ",".join(conn.entities),
+            *map(
+                Text,
+                (
+                    conn.name,
+                    "yes" if conn.enabled else "no",
+                    conn.base_url,
+                    conn.shared_space_id,
+                    conn.client_id,
+                    ",".join(conn.workspaces),
+                    ",".join(conn.entities),
+                ),
+            )
         )
     console.print(table)
 
 
 def _set_enabled(name: str, enabled: bool, db: str | None) -> None:
+    from octane_sync.errors import OctaneSyncError
+
     store = open_store(db)
     try:
         store.set_connection_enabled(name, enabled)
-    except Exception as exc:
-        fail(str(exc))
-    console.print(f"Connection {name} {'enabled' if enabled else 'disabled'}.")
+    except OctaneSyncError as exc:
+        fail(f"{exc} (see `octane-sync connections list`)")
+    console.print(
+        f"Connection {name} {'enabled' if enabled else 'disabled'}.", markup=False, highlight=False
+    )
 
 
 @app.command("enable")
@@ -138,11 +220,12 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a connection (the rows it loaded stay in the entity tables)."""
-    if not yes:
-        typer.confirm(f"Remove connection {name}?", abort=True)
+    from octane_sync.errors import OctaneSyncError
+
+    confirm(f"Remove connection {name}?", yes)
     store = open_store(db)
     try:
         store.remove_connection(name)
-    except Exception as exc:
-        fail(str(exc))
-    console.print(f"Connection {name} removed.")
+    except OctaneSyncError as exc:
+        fail(f"{exc} (see `octane-sync connections list`)")
+    console.print(f"Connection {name} removed.", markup=False, highlight=False)

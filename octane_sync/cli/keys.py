@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from octane_sync.cli.common import DbOption, KeyBlockOption, console, fail, open_store, secret_box
+from octane_sync.cli.common import (
+    DbOption,
+    KeyBlockOption,
+    err_console,
+    fail,
+    open_store,
+    secret_box,
+)
+
+if TYPE_CHECKING:
+    from octane_sync.secrets import SecretBox
+    from octane_sync.store import Store
 
 key_app = typer.Typer(help="Make and rotate the Fernet keys that encrypt stored client secrets.")
 secrets_app = typer.Typer(help="Encrypt or decrypt one secret with the configured keyring.")
@@ -27,30 +38,80 @@ def generate() -> None:
     typer.echo(generate_key())
 
 
+def _from_env() -> bool:
+    from octane_sync.secrets import KEY_ENV_VAR
+
+    return bool(os.environ.get(KEY_ENV_VAR))
+
+
+def _reencrypt(ring: SecretBox, store: Store) -> int:
+    """Re-encrypt, under the ring's newest key, each stored secret that key cannot open yet.
+
+    Tokens the newest key opens already are left alone, so a second call changes nothing.
+    """
+    from octane_sync.errors import OctaneSyncError
+
+    def reencrypt(name: str, token: str) -> str:
+        if ring.can_decrypt_with_newest(token):
+            return token
+        return ring.rotate(token, what=f"client secret of connection {name!r}")
+
+    try:
+        return store.rotate_secrets(reencrypt)
+    except OctaneSyncError as exc:
+        fail(f"{exc} No stored secret was changed.")
+
+
 @key_app.command("rotate")
-def rotate(db: DbOption = None, key_block: KeyBlockOption = "octane-sync-key") -> None:
+def rotate(
+    reencrypt_only: Annotated[
+        bool,
+        typer.Option(
+            "--reencrypt-only",
+            help="Add no key: re-encrypt the stored secrets under the keyring's newest key.",
+        ),
+    ] = False,
+    db: DbOption = None,
+    key_block: KeyBlockOption = "octane-sync-key",
+) -> None:
     """Put a new key in front of the keyring, then re-encrypt every stored secret with it.
 
-    The new keyring (new key first, old keys after) is saved before any secret changes, so
-    every secret stays readable throughout. Retire the old keys later with `key retire`.
+    A secret is re-encrypted only under a key already stored where octane-sync reads keys.
+
+    Key block: the new keyring (new key first) is saved, then the secrets re-encrypted.
+
+    $OCTANE_SYNC_KEY: step 1 prints the new keyring on stdout and changes nothing;
+    set the variable to it wherever octane-sync runs, then `key rotate --reencrypt-only`.
+
+    Retire the old keys afterwards with `key retire`.
     """
     from blocks import save_keyring
     from octane_sync.secrets import SecretBox, format_keyring, generate_key
 
-    old = secret_box(key_block)
-    ring = SecretBox([generate_key(), *old.keys])
-    store = open_store(db)
-    if os.environ.get("OCTANE_SYNC_KEY"):
-        console.print(
-            "The keyring comes from $OCTANE_SYNC_KEY: set it to this new value, then run "
-            "re-encryption of the stored secrets follows.",
+    current = secret_box(key_block)
+    if reencrypt_only:
+        count = _reencrypt(current, open_store(db))
+        _say(f"Re-encrypted {count} stored secret(s) under the newest key of the keyring.")
+        _say("Run `octane-sync key retire` once every process has this keyring.")
+        return
+    ring = SecretBox([generate_key(), *current.keys])
+    if _from_env():
+        typer.echo(format_keyring(ring.keys))  # stdout holds the keyring alone, for capture
+        _say(
+            f"Step 1 of 2: the new keyring ({len(ring.keys)} keys, new key first) is above; "
+            "nothing was changed yet. Set $OCTANE_SYNC_KEY to it wherever octane-sync runs, "
+            "then run `octane-sync key rotate --reencrypt-only`."
         )
-        typer.echo(format_keyring(ring.keys))
-    else:
+        return
+    store = open_store(db)
+    try:
         save_keyring(format_keyring(ring.keys), key_block)
-        console.print(f"Saved the new keyring ({len(ring.keys)} keys) to block {key_block}.")
-    count = store.rotate_secrets(lambda name, token: ring.rotate(token, what=f"secret of {name}"))
-    console.print(f"Re-encrypted {count} stored secret(s) under the new key.")
+    except Exception as exc:  # Prefect may raise anything; the keyring is not in the message
+        fail(f"cannot save the new keyring to block {key_block!r} ({type(exc).__name__})")
+    _say(f"Saved the new keyring ({len(ring.keys)} keys, new key first) to block {key_block}.")
+    count = _reencrypt(ring, store)
+    _say(f"Re-encrypted {count} stored secret(s) under the new key.")
+    _say("Run `octane-sync key retire` to drop the old key(s) from the block.")
 
 
 @key_app.command("retire")
@@ -59,6 +120,9 @@ def retire(db: DbOption = None, key_block: KeyBlockOption = "octane-sync-key") -
     from blocks import save_keyring
 
     ring = secret_box(key_block)
+    if len(ring.keys) == 1:
+        _say("The keyring has one key: there is nothing to retire.")
+        return
     store = open_store(db)
     stale = [
         conn.name
@@ -66,13 +130,27 @@ def retire(db: DbOption = None, key_block: KeyBlockOption = "octane-sync-key") -
         if not ring.can_decrypt_with_newest(conn.client_secret_enc)
     ]
     if stale:
-        fail(f"these connections still need an older key: {', '.join(stale)}; run `key rotate`")
-    if os.environ.get("OCTANE_SYNC_KEY"):
-        console.print("Set $OCTANE_SYNC_KEY to just the newest key:")
-        typer.echo(ring.keys[0])
+        fail(
+            f"the newest key does not open the secret of {', '.join(stale)}: re-encrypt first "
+            "with `octane-sync key rotate --reencrypt-only`; no key was retired"
+        )
+    if _from_env():
+        typer.echo(ring.keys[0])  # stdout holds the new keyring alone, for capture
+        _say(
+            f"Set $OCTANE_SYNC_KEY to the key above (the newest); the {len(ring.keys) - 1} "
+            "older key(s) are no longer needed."
+        )
     else:
-        save_keyring(ring.keys[0], key_block)
-        console.print(f"Block {key_block} now holds only the newest key.")
+        try:
+            save_keyring(ring.keys[0], key_block)
+        except Exception as exc:
+            fail(f"cannot save the keyring to block {key_block!r} ({type(exc).__name__})")
+        _say(f"Block {key_block} now holds only the newest key.")
+
+
+def _say(message: str) -> None:
+    """Guidance goes to stderr, so stdout carries only what a script may capture (keys)."""
+    err_console.print(message, markup=False, highlight=False)
 
 
 def _read_stdin_or_prompt(prompt: str) -> str:
@@ -84,8 +162,11 @@ def _read_stdin_or_prompt(prompt: str) -> str:
 @secrets_app.command("encrypt")
 def encrypt(key_block: KeyBlockOption = "octane-sync-key") -> None:
     """Encrypt a secret read from stdin (or a hidden prompt) and print the token."""
-    token = secret_box(key_block).encrypt(_read_stdin_or_prompt("Secret to encrypt"))
-    typer.echo(token)
+    box = secret_box(key_block)
+    secret = _read_stdin_or_prompt("Secret to encrypt")
+    if not secret:
+        fail("nothing to encrypt: the secret read from stdin is empty")
+    typer.echo(box.encrypt(secret))
 
 
 @secrets_app.command("decrypt")
@@ -96,9 +177,14 @@ def decrypt(
     key_block: KeyBlockOption = "octane-sync-key",
 ) -> None:
     """Decrypt a token and print the secret (for checking a stored value by hand)."""
+    from octane_sync.errors import SecretsError
+
     box = secret_box(key_block)
     text = token or _read_stdin_or_prompt("Token to decrypt")
+    if not text:
+        fail("no token to decrypt: give it as the argument or on stdin")
     try:
-        typer.echo(box.decrypt(text, what="token"))
-    except Exception as exc:
+        secret = box.decrypt(text, what="token")
+    except SecretsError as exc:
         fail(str(exc))
+    typer.echo(secret)

@@ -3,54 +3,28 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from typing import Annotated
 
 import typer
-from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from octane_sync.cli.common import (
     DatabaseBlockOption,
     DbOption,
     KeyBlockOption,
+    confirm,
     console,
     fail,
     open_store,
 )
+from octane_sync.redaction import redact
 
 
 def register(root: typer.Typer) -> None:
     root.command("run")(run)
     root.command("status")(status)
     root.command("reset")(reset)
-
-
-def progress_table(streams: list) -> Table:
-    table = Table(
-        "connection",
-        "workspace",
-        "entity",
-        "state",
-        "fetched",
-        "written",
-        "rejected",
-        "seconds",
-        title="octane-sync",
-    )
-    for s in streams:
-        table.add_row(
-            s.connection,
-            s.workspace_id,
-            s.entity,
-            s.status,
-            f"{s.fetched:,}",
-            f"{s.written:,}",
-            f"{s.rejected:,}",
-            f"{s.seconds:.1f}",
-        )
-    return table
 
 
 def run(
@@ -75,51 +49,40 @@ def run(
     """Run the `octane-sync` flow in this process, with a live progress display."""
     if db:
         os.environ["OCTANE_SYNC_DB_URL"] = db
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "octane_sync")
-    from flows.parent import octane_sync
-    from octane_sync.progress import BOARD
+    from octane_sync.cli.live import run_flow_live
 
-    BOARD.clear()
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["state"] = octane_sync(
-                database_block=database_block,
-                key_block=key_block,
-                connections=connection or None,
-                workspaces=workspace or None,
-                entities=entity or None,
-                only_failed=only_failed,
-                full_refresh=full_refresh,
-                max_concurrency=max_concurrency,
-                return_state=True,
-            )
-        except BaseException as exc:  # shown below; the thread must not die silently
-            outcome["error"] = exc
-
-    started = time.perf_counter()
-    worker = threading.Thread(target=target, name="octane-sync-flow", daemon=True)
-    worker.start()
-    with Live(progress_table([]), console=console, refresh_per_second=4, transient=False) as live:
-        while worker.is_alive():
-            worker.join(0.25)
-            live.update(progress_table(BOARD.snapshot()))
-        live.update(progress_table(BOARD.snapshot()))
-    elapsed = time.perf_counter() - started
-    if "error" in outcome:
-        fail(f"the flow could not run: {outcome['error']}")
-    state = outcome["state"]
-    console.print(f"{state.name}: {state.message or ''} ({elapsed:.1f} s)")
+    parameters = {
+        "database_block": database_block,
+        "key_block": key_block,
+        "connections": connection or None,
+        "workspaces": workspace or None,
+        "entities": entity or None,
+        "only_failed": only_failed,
+        "full_refresh": full_refresh,
+        "max_concurrency": max_concurrency,
+    }
+    try:
+        state, _streams, elapsed = run_flow_live(console, parameters)
+    except Exception as exc:
+        fail(f"the flow could not run: {type(exc).__name__}: {redact(str(exc))}")
+    console.print(f"{state.name}: {state.message or ''} ({elapsed:.1f} s)", markup=False)
     if not state.is_completed():
         raise typer.Exit(code=1)
 
 
 def status(db: DbOption = None) -> None:
-    """Watermarks and the latest run of each workspace and entity; failures first."""
+    """The latest run of each workspace and entity and the watermark it left; failures first."""
     store = open_store(db)
     runs = store.latest_runs()
-    table = Table(
+    if not runs:
+        console.print(
+            f"No runs logged yet in {store.url}; start one with `octane-sync run`.",
+            markup=False,
+            highlight=False,
+        )
+        return
+    table = Table(title="Latest runs")
+    for header in (
         "connection",
         "workspace",
         "entity",
@@ -130,29 +93,39 @@ def status(db: DbOption = None) -> None:
         "rejected",
         "watermark",
         "error",
-        title="Latest runs",
-    )
+    ):
+        table.add_column(header, overflow="fold")  # a narrow terminal wraps, never cuts
     for r in sorted(
         runs,
         key=lambda r: (r["status"] != "failed", r["connection"], r["workspace_id"], r["entity"]),
     ):
+        # Text, not str: names and error messages are not Rich markup.
         table.add_row(
-            r["connection"],
-            r["workspace_id"],
-            r["entity"],
-            r["status"],
-            f"{r['ended_at']:%Y-%m-%d %H:%M:%S}" if r.get("ended_at") else "",
-            str(r.get("rows_fetched") or 0),
-            str(r.get("rows_written") or 0),
-            str(r.get("rows_rejected") or 0),
-            r.get("watermark_after") or "",
-            (r.get("error") or "")[:80],
+            *map(
+                Text,
+                (
+                    r["connection"],
+                    r["workspace_id"],
+                    r["entity"],
+                    r["status"],
+                    f"{r['ended_at']:%Y-%m-%d %H:%M:%S}" if r.get("ended_at") else "",
+                    str(r.get("rows_fetched") or 0),
+                    str(r.get("rows_written") or 0),
+                    str(r.get("rows_rejected") or 0),
+                    r.get("watermark_after") or "",
+                    (r.get("error") or "")[:80],
+                ),
+            )
         )
     console.print(table)
     failed = store.failed_workspaces()
     if failed:
-        console.print("Failed in their latest run: " + ", ".join(f"{c}/{w}" for c, w in failed))
-        console.print("Rerun them with `octane-sync run --only-failed`.")
+        console.print(
+            "Failed in their latest run: " + ", ".join(f"{c}/{w}" for c, w in failed),
+            markup=False,
+            highlight=False,
+        )
+        console.print("Rerun them with `octane-sync run --only-failed`.", markup=False)
 
 
 def reset(
@@ -178,8 +151,16 @@ def reset(
             part for part in (connection, workspace and f"workspace {workspace}", entity) if part
         )
     )
-    if not yes:
-        typer.confirm(f"Reset {scope}?", abort=True)
+    confirm(f"Reset {scope}?", yes)
+    from octane_sync.errors import OctaneSyncError
+
     store = open_store(db)
-    count = store.reset_watermarks(connection, workspace, entity)
-    console.print(f"Reset {count} watermark(s) ({scope}).")
+    try:
+        count = store.reset_watermarks(connection, workspace, entity)
+    except OctaneSyncError as exc:
+        fail(f"{exc} (no watermark was reset)")
+    if count:
+        message = f"Reset {count} watermark(s) ({scope}); the next run reads them from the start."
+    else:
+        message = f"No watermark matched ({scope}); nothing was reset."
+    console.print(message, markup=False, highlight=False)
