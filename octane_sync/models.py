@@ -137,7 +137,7 @@ class Connection:
     base_url: str
     shared_space_id: str
     client_id: str
-    client_secret_enc: str
+    client_secret_enc: str = field(repr=False)
     workspaces: list[str] = field(default_factory=lambda: ["*"])
     entities: list[str] = field(default_factory=lambda: ["work_items"])
     enabled: bool = True

@@ -52,24 +52,31 @@ def confirm(question: str, yes: bool) -> None:
     typer.confirm(question, abort=True)
 
 
-def open_store(db: str | None, database_block: str = "octane-sync-db"):
-    """The Store for `--db`, else $OCTANE_SYNC_DB_URL, else the database block."""
+def database_url(db: str | None, database_block: str = "octane-sync-db"):
+    """`--db`, else $OCTANE_SYNC_DB_URL, else the URL in the database block."""
     from blocks import load_database_url
     from octane_sync.redaction import redact
-    from octane_sync.store import Store, resolve_db_url
+    from octane_sync.store import resolve_db_url
 
     url = resolve_db_url(db)
-    if url is None:
-        try:
-            url = load_database_url(database_block)
-        except Exception as exc:  # Prefect may raise anything: name the block and the way out
-            fail(
-                f"cannot load the database block {database_block!r} ({type(exc).__name__}: "
-                f"{redact(exc)}); pass --db URL, set $OCTANE_SYNC_DB_URL, or run "
-                "`octane-sync blocks create`"
-            )
+    if url is not None:
+        return url
     try:
-        store = Store.from_url(url)
+        return load_database_url(database_block)
+    except Exception as exc:  # Prefect may raise anything: name the block and the way out
+        fail(
+            f"cannot load the database block {database_block!r} ({type(exc).__name__}: "
+            f"{redact(exc)}); pass --db URL, set $OCTANE_SYNC_DB_URL, or run "
+            "`octane-sync blocks create`"
+        )
+
+
+def open_store(db: str | None, database_block: str = "octane-sync-db"):
+    """The Store for `database_url(...)`, its control tables created if missing."""
+    from octane_sync.store import Store
+
+    try:
+        store = Store.from_url(database_url(db, database_block))
         store.init()
     except OctaneSyncError as exc:  # its messages show the URL without the password
         fail(str(exc))

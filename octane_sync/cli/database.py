@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="SQLAlchemy database URL; default $OCTANE_SYNC_DB_URL, else a SQLite file here.",
-        show_default=False,
-    ),
-]
+from octane_sync.cli.common import DatabaseBlockOption, DbOption, database_url
 
 
 def register(app: typer.Typer) -> None:
@@ -21,17 +12,16 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
 
 
-def init(db: DbOption = None) -> None:
+def init(db: DbOption = None, database_block: DatabaseBlockOption = "octane-sync-db") -> None:
     """Create the control tables (connections, watermarks, run log, rejects) if missing.
 
     Safe to run again: existing tables are left as they are. Entity tables are created by
     the sync itself, from the mapping.
     """
-    from octane_sync.engine import DEFAULT_DB_URL, resolve_db_url
     from octane_sync.errors import StoreError
     from octane_sync.store import Store
 
-    url = resolve_db_url(db) or DEFAULT_DB_URL
+    url = database_url(db, database_block)
     try:
         store = Store.from_url(url)
         try:
