@@ -262,7 +262,7 @@ class Demo:
             PREFECT_API_URL=self.api_url,  # this process and its children share one server
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_LOGGING_EXTRA_LOGGERS="octane_sync",
-            PREFECT_LOGGING_LEVEL="WARNING",
+            PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL="WARNING",  # the UI keeps every log
         )
         for name in ("OCTANE_SYNC_DB_URL", "OCTANE_SYNC_KEY"):
             os.environ.pop(name, None)

@@ -6,6 +6,8 @@ stays fast.
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from octane_sync.cli import blocks, connections, database, keys, mapping, run, simulator
@@ -28,4 +30,8 @@ simulator.register(app)
 
 
 def main() -> None:
+    # Prefect's background senders note "Still processing items" while a short command
+    # exits; that is progress, not a problem, so keep it off the operator's screen.
+    for sender in ("EventsWorker", "APILogWorker"):
+        logging.getLogger(sender).setLevel(logging.ERROR)
     app()

@@ -7,25 +7,28 @@ import threading
 import time
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from octane_sync.stream import StreamResult
 
+STATE_MARKS = {"running": "…", "completed": "✓", "failed": "✗"}
+
 
 def progress_table(streams: list[StreamResult], title: str = "octane-sync") -> Table:
-    table = Table(title=title)
-    table.add_column("connection/workspace", no_wrap=True)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("", no_wrap=True)  # state
+    table.add_column("workspace", no_wrap=True)
     table.add_column("entity", no_wrap=True)
-    table.add_column("state", no_wrap=True)
     for number in ("fetched", "written", "rejected", "seconds"):
         table.add_column(number, justify="right", no_wrap=True)
     for s in streams:
         table.add_row(
+            STATE_MARKS.get(s.status, s.status),
             f"{s.connection}/{s.workspace_id}",
             s.entity,
-            s.status,
             f"{s.fetched:,}",
             f"{s.written:,}",
             f"{s.rejected:,}",
@@ -43,6 +46,8 @@ def run_flow_live(
     the flow is re-raised here rather than lost with the thread.
     """
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "octane_sync")
+    # The live table is the console's view; every log still reaches the Prefect UI.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     from flows.parent import octane_sync
     from octane_sync.progress import BOARD
 
