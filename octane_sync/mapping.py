@@ -47,6 +47,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -261,15 +262,18 @@ class EntityMapping(BaseModel):
         """The physical columns, in mapping order (never a STANDARD_COLUMNS name)."""
         return [spec for name, col in self.mapped.items() for spec in col.physical(name)]
 
-    def source_fields(self) -> list[str]:
+    def source_fields(self, available: Collection[str] | None = None) -> list[str]:
         """The `fields=` list for Octane: every candidate plus the stream's own fields.
 
-        UDFs come back only when listed, so every candidate is listed, even those this
-        workspace does not have.
+        UDFs come back only when listed, so candidates must be listed. With `available`
+        (the workspace's field names, from Octane's metadata) a candidate the workspace does
+        not have is left out, so a server that refuses unknown fields is never asked for one.
         """
         names = list(STREAM_FIELDS)
         for col in self.mapped.values():
             names.extend(col.fields)
+        if available is not None:
+            names = [name for name in names if name in STREAM_FIELDS or name in available]
         return list(dict.fromkeys(names))
 
     def compile(self) -> CompiledMapping:

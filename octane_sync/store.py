@@ -189,12 +189,14 @@ class Store:
         entity: str,
         batch: TransformedBatch,
         flow_run_id: str | None,
+        refresh: bool = False,
     ) -> int:
         """Upsert a batch's rows, write its rejects and advance the watermark, atomically.
 
         A stored row is only replaced by a newer version (later `last_modified`, or the same
         second and a higher `version_stamp`); loading the same batch twice changes nothing.
-        The watermark never moves backwards.
+        With `refresh` (full refresh) the same version is rewritten too, filling columns the
+        mapping gained; an older version still never wins. The watermark never moves backwards.
 
         Returns:
             How many rows were inserted or updated (0 for a batch already loaded).
@@ -207,7 +209,7 @@ class Store:
         with self.transaction() as conn:
             table = self._entity_table_or_fail(conn, entity)
             params = upsert_params(table, batch.rows, source, workspace_id, loaded_at, flow_run_id)
-            written = execute_upsert(conn, table, params)
+            written = execute_upsert(conn, table, params, refresh=refresh)
             self._write_rejects(conn, connection, workspace_id, entity, batch, flow_run_id)
             if batch.watermark is not None:
                 advance_watermark(

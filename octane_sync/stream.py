@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -88,13 +88,16 @@ def sync_entity(
     mapping: EntityMapping,
     flow_run_id: str | None = None,
     full_refresh: bool = False,
+    available_fields: Collection[str] | None = None,
     on_page: Callable[[StreamResult], None] | None = None,
 ) -> StreamResult:
     """Bring one (workspace, entity) up to date; each page commits rows and watermark together.
 
     A crash or a raised error costs at most the page in flight: the next call resumes from
     the last committed watermark. With `full_refresh` the watermark is reset first and every
-    row is read again (stored rows are overwritten only by equal or newer versions).
+    row is read and written again (an older version still never overwrites a newer one).
+    `available_fields` (the workspace's fields, from Octane's metadata) keeps candidate
+    fields this workspace does not have out of the request.
 
     Raises:
         OctaneError: Octane could not be read (after the client's own retries).
@@ -129,7 +132,7 @@ def sync_entity(
             entity,
             since=since,
             lag=options.lag,
-            fields=mapping.source_fields(),
+            fields=mapping.source_fields(available_fields),
             page_size=options.page_size,
             overlap=options.overlap,
             read_ahead=options.read_ahead,
@@ -143,6 +146,7 @@ def sync_entity(
                 entity=entity,
                 batch=batch,
                 flow_run_id=flow_run_id,
+                refresh=full_refresh,
             )
             result.pages += 1
             result.fetched += len(page)

@@ -20,19 +20,23 @@ from octane_sync.schema import PRIMARY_KEY
 _NO_VERSION = literal_column("-1")
 
 
-def newer_guard(new: Any, old: Any) -> ColumnElement[bool]:
+def newer_guard(new: Any, old: Any, *, refresh: bool = False) -> ColumnElement[bool]:
     """True when the incoming row may replace the stored one.
 
     `new`/`old` expose `last_modified`, `version_stamp` and (old only) `deleted_at` as column
     expressions. Newer means a later `last_modified`, or the same second with a higher
     `version_stamp` (Octane's timestamps have one-second resolution). A row marked deleted
     is revived by the same or a newer version, because seeing it again proves it exists.
+    With `refresh` (a full refresh) the same version is written again too, so columns the
+    mapping gained since the row was stored get filled; an older version still never wins.
     """
     new_vs = func.coalesce(new.version_stamp, _NO_VERSION)
     old_vs = func.coalesce(old.version_stamp, _NO_VERSION)
     same_second = new.last_modified == old.last_modified
     strictly_newer = or_(new.last_modified > old.last_modified, and_(same_second, new_vs > old_vs))
     same_or_newer = or_(new.last_modified > old.last_modified, and_(same_second, new_vs >= old_vs))
+    if refresh:
+        return same_or_newer
     return or_(strictly_newer, and_(old.deleted_at.is_not(None), same_or_newer))
 
 
@@ -45,9 +49,10 @@ class OracleMerge(Executable, ClauseElement):
 
     inherit_cache = False
 
-    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+    def __init__(self, table: Table, columns: Sequence[str], *, refresh: bool = False) -> None:
         self.table = table
         self.columns = list(columns)
+        self.refresh = refresh
 
 
 class _Binds:
@@ -80,7 +85,7 @@ def _compile_oracle_merge(element: OracleMerge, compiler: Any, **kw: Any) -> str
     names = element.columns
     updatable = [n for n in names if n not in PRIMARY_KEY]
     sets = ", ".join(f"{qualified(n)} = {value(n)}" for n in updatable)
-    guard = compiler.process(newer_guard(new, target.c), **kw)
+    guard = compiler.process(newer_guard(new, target.c, refresh=element.refresh), **kw)
     insert_cols = ", ".join(prep.quote(n) for n in names)
     insert_vals = ", ".join(value(n) for n in names)
     # Every name was checked by schema.safe_identifier and is quoted by the dialect's preparer;
@@ -100,7 +105,11 @@ def _compile_merge_elsewhere(element: OracleMerge, compiler: Any, **kw: Any) -> 
 
 
 def upsert_statement(
-    table: Table, dialect_name: str, columns: Sequence[str] | None = None
+    table: Table,
+    dialect_name: str,
+    columns: Sequence[str] | None = None,
+    *,
+    refresh: bool = False,
 ) -> Executable:
     """The bulk upsert of `columns` (default: all) of `table`, run with a list of row dicts.
 
@@ -116,7 +125,7 @@ def upsert_statement(
     """
     names = [c.name for c in table.columns] if columns is None else list(columns)
     if dialect_name == "oracle":
-        return OracleMerge(table, names)
+        return OracleMerge(table, names, refresh=refresh)
     if dialect_name == "postgresql":
         insert = postgresql.insert
     elif dialect_name == "sqlite":
@@ -128,7 +137,7 @@ def upsert_statement(
     return stmt.on_conflict_do_update(
         index_elements=[table.c[k] for k in PRIMARY_KEY],
         set_={n: excluded[n] for n in names if n not in PRIMARY_KEY},
-        where=newer_guard(excluded, table.c),
+        where=newer_guard(excluded, table.c, refresh=refresh),
     )
 
 
@@ -178,7 +187,9 @@ def _version_of(params: dict) -> tuple:
     return (utc(params["last_modified"]), -1 if vs is None else vs)
 
 
-def execute_upsert(conn: Connection, table: Table, params: list[dict]) -> int:
+def execute_upsert(
+    conn: Connection, table: Table, params: list[dict], *, refresh: bool = False
+) -> int:
     """Run the dialect's upsert for all rows in one executemany; returns rows written.
 
     Every supported driver sums executemany rowcounts (sqlite3, psycopg 3, python-oracledb
@@ -188,7 +199,7 @@ def execute_upsert(conn: Connection, table: Table, params: list[dict]) -> int:
         return 0
     # preserve_rowcount: SQLAlchemy otherwise closes an INSERT's cursor before reading it.
     result = conn.execute(
-        upsert_statement(table, conn.dialect.name, list(params[0])),
+        upsert_statement(table, conn.dialect.name, list(params[0]), refresh=refresh),
         params,
         execution_options={"preserve_rowcount": True},
     )

@@ -497,3 +497,14 @@ def test_cli_check_reports_what_the_mapping_misses(
     FakeClient.pages = {"work_items": [samples["work_items"]["ws2"]]}
     result = cli("check", "-c", "prod", "-w", "1002", "-e", "work_items", "--db", sqlite_url)
     assert result.exit_code == 0, result.output
+
+
+def test_source_fields_leave_out_what_the_workspace_lacks() -> None:
+    mapping = resolve_mapping("work_items")
+    everything = mapping.source_fields()
+    assert {"team_udf", "owning_team_udf", "squad_udf"} <= set(everything)
+    only_first = mapping.source_fields(available={"name", "team_udf", "risk_udf"})
+    assert {"team_udf", "risk_udf", "name"} <= set(only_first)
+    assert not {"owning_team_udf", "squad_udf", "risk_level_udf"} & set(only_first)
+    # The stream's own fields are always asked for, metadata or not.
+    assert {"id", "last_modified", "version_stamp"} <= set(only_first)

@@ -207,3 +207,12 @@ def test_statements_avoid_what_oracle_19_lacks(every_statement):
     enabled_query = next(t for t in texts if "WHERE octane_connections.enabled" in t)
     assert "octane_connections.enabled = 1" in enabled_query
     assert any("FOR UPDATE" in t for t in texts)  # the watermark row is locked while compared
+
+
+def test_merge_for_a_full_refresh_accepts_the_same_version(work_items):
+    merge = sql(upsert_statement(work_items, "oracle", refresh=True))
+    guard = merge.split(" WHERE ", 1)[1].split(" WHEN NOT MATCHED", 1)[0]
+    assert guard == (
+        ":last_modified > tgt.last_modified OR :last_modified = tgt.last_modified AND "
+        "coalesce(:version_stamp, -1) >= coalesce(tgt.version_stamp, -1)"
+    )

@@ -49,7 +49,9 @@ def row(entity_id: str, *, at: datetime = T0, version: int | None = 1, **extra) 
     return values
 
 
-def load(store: Store, rows: list[dict], *, workspace: str = "1002", **batch) -> int:
+def load(
+    store: Store, rows: list[dict], *, workspace: str = "1002", refresh: bool = False, **batch
+) -> int:
     watermark = batch.pop("watermark", None)
     if watermark is None and rows:
         last = max(rows, key=lambda r: (r["last_modified"], int(r["id"])))
@@ -61,6 +63,7 @@ def load(store: Store, rows: list[dict], *, workspace: str = "1002", **batch) ->
         entity="work_items",
         batch=TransformedBatch(rows, batch.pop("rejects", []), watermark),
         flow_run_id="flow-1",
+        refresh=refresh,
     )
 
 
@@ -178,6 +181,17 @@ def test_only_a_newer_version_replaces_a_stored_row(store, incoming, wins):
     assert (got["version_stamp"], got["last_modified"]) == (
         (incoming["version"], incoming["at"]) if wins else (5, T0)
     )
+
+
+def test_full_refresh_rewrites_the_same_version_but_never_an_older_one(store):
+    load(store, [row("1", version=5), row("2", version=5)])
+    # The mapping gained a value for `story_points` since: a refresh must fill it in.
+    again = [row("1", version=5, story_points=8), row("2", version=4, story_points=8)]
+    assert load(store, again) == 0
+    assert load(store, again, refresh=True) == 1
+    got = stored(store)
+    assert (got["1"]["story_points"], got["1"]["version_stamp"]) == (8, 5)
+    assert (got["2"]["story_points"], got["2"]["version_stamp"]) == (3, 5)
 
 
 def test_duplicates_in_one_batch_keep_the_newest(store):
