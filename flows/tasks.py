@@ -6,21 +6,24 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
 
 from flows.runtime import new_client, open_store, seal_session, secret_box
-from octane_sync.errors import TransientError
+from octane_sync.errors import OctaneRequestError, TransientError
 from octane_sync.mapping import resolve_mapping
-from octane_sync.models import Connection
+from octane_sync.models import Connection, entity_type
 from octane_sync.progress import BOARD
+from octane_sync.redaction import redact
 from octane_sync.stream import sync_entity
 
 # Octane's session limits are site settings; ten minutes stays well inside any we know of.
 SESSION_CACHE = timedelta(minutes=10)
+# A workspace's fields change rarely (an admin adds a UDF); re-read them a few times a day.
+FIELDS_CACHE = timedelta(hours=6)
 
 
 def transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -106,6 +109,47 @@ def prepare_tables(
     }
 
 
+def _fields_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    conn: Connection = parameters["connection"]
+    where = f"{conn.source}|{parameters['workspace_id']}|{parameters['entity']}"
+    return f"octane-fields-{hashlib.sha256(where.encode()).hexdigest()[:24]}"
+
+
+@task(
+    name="discover-fields",
+    task_run_name="fields of {workspace_id} {entity}",
+    cache_key_fn=_fields_cache_key,
+    cache_expiration=FIELDS_CACHE,
+    persist_result=True,
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=transient_only,
+)
+def discover_fields(
+    connection: Connection, workspace_id: str, entity: str, session_token: str, key_block: str
+) -> list[str] | None:
+    """The fields this workspace has for `entity`, from Octane's metadata (cached).
+
+    Lets each workspace be asked only for the mapping's candidates it really has. When the
+    metadata cannot be read (e.g. the key may not read it), None: ask for every candidate.
+    """
+    client = new_client(connection, secret_box(key_block), session_token)
+    try:
+        return sorted(client.field_names(workspace_id, entity_type(entity)))
+    except OctaneRequestError as exc:
+        get_run_logger().warning(
+            "Cannot read the field metadata of %s in workspace %s (%s); asking for every "
+            "field the mapping names",
+            entity,
+            workspace_id,
+            redact(str(exc)),
+        )
+        return None
+    finally:
+        client.close()
+
+
 @task(
     name="sync-entity",
     task_run_name="{workspace_id} {entity}",
@@ -124,6 +168,7 @@ def sync_entity_task(
     key_block: str,
     full_refresh: bool,
     flow_run_id: str | None,
+    available_fields: list[str] | None = None,
 ) -> dict:
     """Fetch, transform and load one entity, a page per transaction.
 
@@ -145,6 +190,7 @@ def sync_entity_task(
             mapping=mapping,
             flow_run_id=flow_run_id,
             full_refresh=full_refresh and task_run.run_count <= 1,
+            available_fields=available_fields,
             on_page=BOARD.update,
         )
     finally:

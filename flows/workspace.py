@@ -7,7 +7,7 @@ from prefect.runtime import flow_run
 
 from blocks import DATABASE_BLOCK, KEY_BLOCK
 from flows.runtime import open_store, record_failure
-from flows.tasks import authenticate, sync_entity_task
+from flows.tasks import authenticate, discover_fields, sync_entity_task
 from octane_sync.errors import OctaneSyncError
 from octane_sync.redaction import redact
 
@@ -63,6 +63,9 @@ def octane_sync_workspace(
     for entity in entities or conn.entities:
         logger.info("Syncing %s of workspace %s (%s)", entity, workspace_id, connection)
         try:
+            fields = None
+            if conn.options.get("discover_fields", True):
+                fields = discover_fields(conn, workspace_id, entity, session, key_block)
             result = sync_entity_task(
                 connection,
                 workspace_id,
@@ -72,6 +75,7 @@ def octane_sync_workspace(
                 key_block,
                 full_refresh,
                 run_id,
+                available_fields=fields,
             )
         except Exception as exc:
             message = redact(f"{type(exc).__name__}: {exc}")

@@ -25,7 +25,7 @@ from octane_sync.errors import (
 )
 from octane_sync.models import Watermark, parse_octane_time, utc
 from octane_sync.paging import ChangesPager, IdPager, is_last_page
-from octane_sync.query import Query
+from octane_sync.query import Query, field
 from octane_sync.redaction import redact, redact_url, register_secret
 from octane_sync.retry import (
     Action,
@@ -45,6 +45,7 @@ ALWAYS_FIELDS = ("id", "last_modified", "version_stamp")
 # Room for ~8 workspaces read concurrently, each with a read-ahead request in flight.
 POOL_SIZE = 16
 _COLLECTION = re.compile(r"[a-z][a-z_]*")
+_ENTITY_TYPE = re.compile(r"[a-z][a-z_]*")
 _FIELD_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\{[A-Za-z_][A-Za-z0-9_,]*\})?")
 _TRANSIENT_EXCEPTIONS = (
     requests.ConnectionError,
@@ -456,6 +457,52 @@ class OctaneClient:
                 url=redact_url(self._collection_url(workspace_id, collection)),
             )
         return total
+
+    def field_names(self, workspace_id: str | int, entity_type: str) -> set[str]:
+        """The fields `entity_type` has in this workspace, from Octane's metadata API.
+
+        Workspaces differ in their fields (above all `_udf` ones), and whether Octane
+        refuses an unknown name in `fields=` is undocumented; asking only for fields
+        listed here is safe either way. One request: the metadata API does not page.
+
+        Args:
+            workspace_id: the workspace.
+            entity_type: the entity type, not the collection: `defect`, `work_item`
+                (see `models.entity_type`).
+
+        Returns:
+            Field names, user-defined ones included, e.g. `{"id", "name", "team_udf", ...}`.
+
+        Raises:
+            OctaneRequestError: the server refused the request, answered without a
+                field list, or listed no field at all (an entity type it does not know).
+            TransientError: a transient failure outlived the retry policy.
+            AuthenticationError: the key no longer signs in.
+        """
+        if not _ENTITY_TYPE.fullmatch(entity_type):
+            raise ValueError(f"not an Octane entity type: {entity_type!r}")
+        url = self._space_url("workspaces", str(workspace_id), "metadata", "fields")
+        params = {"query": field("entity_name").eq(entity_type).param()}
+        body = self._send("GET", url, params=params)
+        rows = body.get("data") if isinstance(body, dict) else None
+        shown = _display_url("GET", url, params)
+        if not isinstance(rows, list):
+            raise OctaneRequestError(f"GET {shown} answered without a data list", url=shown)
+        # Filter again: a server that ignored the query must not lend other types' fields.
+        names = {
+            row["name"]
+            for row in rows
+            if isinstance(row, dict)
+            and isinstance(row.get("name"), str)
+            and row.get("entity_name", entity_type) == entity_type
+        }
+        if not names:
+            raise OctaneRequestError(
+                f"GET {shown} listed no field of entity type {entity_type!r} "
+                "(is it an entity type, not a collection?)",
+                url=shown,
+            )
+        return names
 
     def iter_ids(self, workspace_id: str | int, collection: str) -> Iterator[str]:
         """Every id of `collection`, ascending, for delete detection (keyset on id)."""

@@ -45,6 +45,50 @@ def id_sort_key(entity_id: str) -> tuple[int, int, str]:
     return (0, int(entity_id), "") if entity_id.isdigit() else (1, 0, entity_id)
 
 
+_ENTITY_TYPES: dict[str, str] = {
+    "work_items": "work_item",
+    "epics": "epic",
+    "features": "feature",
+    "stories": "story",
+    "defects": "defect",
+    "quality_stories": "quality_story",
+    "tasks": "task",
+    "releases": "release",
+    "sprints": "sprint",
+    "milestones": "milestone",
+    "phases": "phase",
+    "teams": "team",
+    "workspace_users": "workspace_user",
+    "tests": "test",
+    "runs": "run",
+    "requirements": "requirement",
+    "comments": "comment",
+    "list_nodes": "list_node",
+}
+
+
+def entity_type(collection: str) -> str:
+    """The entity type Octane's metadata API files a collection's fields under.
+
+    Collections are plural and irregular (`stories` -> `story`), so the names are listed,
+    not derived: a wrong guess would ask the metadata API about a type that has no fields.
+
+    Args:
+        collection: a collection name as in the URL, e.g. `defects`.
+
+    Returns:
+        The entity type, e.g. `defect`.
+
+    Raises:
+        ValueError: `collection` is not a known Octane collection.
+    """
+    try:
+        return _ENTITY_TYPES[collection]
+    except KeyError:
+        known = ", ".join(sorted(_ENTITY_TYPES))
+        raise ValueError(f"unknown Octane collection {collection!r} (known: {known})") from None
+
+
 def parse_octane_time(text: str) -> datetime:
     """Parse Octane's `2024-05-01T10:00:00Z` (UTC, whole seconds) into an aware datetime."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from octane_sync.client import OctaneClient
-from octane_sync.errors import AuthenticationError, TransientError
-from octane_sync.models import Watermark, parse_octane_time
+from octane_sync.client import ALWAYS_FIELDS, OctaneClient
+from octane_sync.errors import AuthenticationError, OctaneRequestError, TransientError
+from octane_sync.models import Watermark, entity_type, parse_octane_time
 from octane_sync.query import field
 from octane_sync.retry import RetryPolicy
 from octane_sync.simulator import OctaneSimulator
@@ -442,3 +442,105 @@ def test_a_fault_that_outlasts_the_policy_raises_transient_error(
     assert caught.value.status == 503
     assert "after 3 attempt" in str(caught.value)
     assert collection_requests(simulator, "defects") == 3
+
+
+# -- field metadata ------------------------------------------------------------------------------
+
+# The UDFs each workspace position seeds (simulator data.udf_values), cycling every 3.
+SEEDED_UDFS = [
+    {"team_udf", "risk_udf", "customer_impact_udf"},
+    {"owning_team_udf", "risk_udf", "customer_impact_udf"},
+    {"squad_udf", "risk_level_udf"},
+]
+EVERY_UDF = set().union(*SEEDED_UDFS)
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+@pytest.mark.parametrize("collection", ["work_items", "defects", "stories"])
+def test_field_names_lists_the_workspaces_own_udfs_and_no_others(
+    simulator: OctaneSimulator, client: OctaneClient, position: int, collection: str
+) -> None:
+    ws = simulator.workspace_ids[position]
+    names = client.field_names(ws, entity_type(collection))
+    assert names & EVERY_UDF == SEEDED_UDFS[position]
+    assert {"id", "name", "last_modified", "version_stamp", "phase", "owner"} <= names
+    assert names == simulator.field_names(ws, entity_type(collection))
+    metadata_requests = [e for e in simulator.request_log if e.path.endswith("/metadata/fields")]
+    assert len(metadata_requests) == 1
+    assert metadata_requests[0].query["query"] == f"\"entity_name EQ '{entity_type(collection)}'\""
+
+
+def test_field_names_sees_a_udf_added_later(
+    simulator: OctaneSimulator, client: OctaneClient
+) -> None:
+    ws = simulator.workspace_ids[1]
+    assert "effort_udf" not in client.field_names(ws, "work_item")
+    simulator.add_udf(ws, "effort_udf", values=[1.0])
+    assert "effort_udf" in client.field_names(ws, "work_item")
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        pytest.param("defects", OctaneRequestError, id="collection-not-type"),
+        pytest.param("no_such_type", OctaneRequestError, id="unknown-type"),
+        pytest.param("defect'; x", ValueError, id="not-a-name"),
+    ],
+)
+def test_field_names_refuses_what_is_not_an_entity_type(
+    simulator: OctaneSimulator, client: OctaneClient, name: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="entity type"):
+        client.field_names(simulator.workspace_ids[0], name)
+
+
+def test_field_names_of_an_unknown_workspace_is_a_request_error(
+    simulator: OctaneSimulator, client: OctaneClient
+) -> None:
+    with pytest.raises(OctaneRequestError) as caught:
+        client.field_names("999999", "defect")
+    assert caught.value.status == 404
+    assert caught.value.error_code == "platform.entity_not_found"
+
+
+def test_strict_server_answers_an_unknown_field_with_a_request_error(make_simulator) -> None:
+    sim = make_simulator(workspaces=3, items=50, strict_fields=True)
+    ws = sim.workspace_ids[0]  # has team_udf, not squad_udf
+    with new_client(sim) as octane, pytest.raises(OctaneRequestError) as caught:
+        list(octane.iter_changes(ws, "defects", fields=["name", "team_udf", "squad_udf"]))
+    assert caught.value.status == 400
+    assert caught.value.error_code == "platform.unknown_field"
+    assert "squad_udf" in str(caught.value)
+    assert collection_requests(sim, "defects") == 1, "a 400 is not retried"
+
+
+def test_asking_only_for_listed_fields_reads_every_workspace_of_a_strict_server(
+    make_simulator,
+) -> None:
+    sim = make_simulator(workspaces=3, items=50, strict_fields=True)
+    candidates = ["name", "phase", "severity", "team_udf", "owning_team_udf", "squad_udf"]
+    with new_client(sim) as octane:
+        for ws in sim.workspace_ids:
+            wanted = [f for f in candidates if f in octane.field_names(ws, "work_item")]
+            rows = flatten(octane.iter_changes(ws, "work_items", fields=wanted))
+            assert len(rows) == len(sim.entities(ws, "work_items"))
+            assert all(set(row) <= {"id", "type", *ALWAYS_FIELDS, *wanted} for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("collection", "expected"),
+    [
+        pytest.param("work_items", "work_item", id="aggregate"),
+        pytest.param("stories", "story", id="irregular-plural"),
+        pytest.param("quality_stories", "quality_story", id="two-words"),
+        pytest.param("workspace_users", "workspace_user", id="users"),
+        pytest.param("defects", "defect", id="view"),
+    ],
+)
+def test_entity_type_of_a_collection(collection: str, expected: str) -> None:
+    assert entity_type(collection) == expected
+
+
+def test_entity_type_refuses_an_unknown_collection() -> None:
+    with pytest.raises(ValueError, match="manual_testz"):
+        entity_type("manual_testz")

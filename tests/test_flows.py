@@ -29,7 +29,8 @@ def prefect_harness():
 @pytest.fixture
 def env(prefect_harness, make_simulator, tmp_path, monkeypatch):
     """A simulator with 3 workspaces, a SQLite target, a keyring, one connection."""
-    sim = make_simulator(workspaces=3, items=120, seed=11)
+    # Strict, as a real Octane may be: a field the workspace lacks is a 400.
+    sim = make_simulator(workspaces=3, items=120, seed=11, strict_fields=True)
     key = generate_key()
     db_url = f"sqlite+pysqlite:///{tmp_path / 'octane.sqlite'}"
     monkeypatch.setenv("OCTANE_SYNC_KEY", key)
@@ -87,6 +88,14 @@ def test_full_then_no_change_then_edits(env) -> None:
         assert rows[key]["name"] == entity["name"]
         assert rows[key]["version_stamp"] == entity["version_stamp"]
         assert json.loads(rows[key]["entity_json"])["id"] == entity["id"]
+    # Three workspaces, three spellings of team and risk: one pair of canonical columns.
+    for key, entity in expected.items():
+        udf = entity.get("team_udf") or entity.get("owning_team_udf") or entity.get("squad_udf")
+        if udf is not None:
+            assert rows[key]["team"] == (udf["name"] if isinstance(udf, dict) else udf), key
+    for ws in sim.workspace_ids:
+        risks = {row["risk"] for (w, _), row in rows.items() if w == ws}
+        assert risks - {None} == {"HIGH", "MEDIUM", "LOW"}, ws
 
     # No change: nothing written, one request per (workspace, entity), no sign-in (cached).
     sim.reset_request_log()

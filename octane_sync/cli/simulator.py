@@ -39,6 +39,9 @@ def serve(
     rotate_every: Annotated[
         int | None, typer.Option(help="New LWSSO_COOKIE_KEY every N responses.")
     ] = None,
+    strict_fields: Annotated[
+        bool, typer.Option(help="Answer 400 when fields= names a field the workspace lacks.")
+    ] = False,
 ) -> None:
     """Serve a simulated ALM Octane (REST, cookies, queries, faults) until Ctrl-C."""
     from octane_sync.simulator import OctaneSimulator
@@ -54,6 +57,7 @@ def serve(
         idle_timeout=idle_timeout,
         global_timeout=global_timeout,
         rotate_every=rotate_every,
+        strict_fields=strict_fields,
     )
     base_url = sim.start(host, port)
     try:
@@ -62,6 +66,8 @@ def serve(
         console.print(f"  workspaces     {', '.join(sim.workspace_ids)}", highlight=False)
         console.print(f"  client id      {sim.client_id}", highlight=False)
         console.print(f"  client secret  {sim.client_secret}", highlight=False)
+        if strict_fields:
+            console.print("  fields=        strict (unknown names answer 400)", highlight=False)
         console.print(f"  control API    {base_url}/__sim__/info   (Ctrl-C stops)", highlight=False)
         wait_until_interrupted()
     finally:

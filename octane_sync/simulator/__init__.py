@@ -6,7 +6,8 @@
 
 Modules: `data` seeds entities, `table` indexes them, `query_parser` and `predicate` read
 Octane's `query`, `api` holds the Octane routes, `control` the `/__sim__/` routes,
-`sessions` the cookies, `faults` the injected failures, `server` the HTTP plumbing.
+`metadata` the fields of each entity type, `sessions` the cookies, `faults` the injected
+failures, `server` the HTTP plumbing.
 """
 
 from octane_sync.simulator.control import RemoteSimulator

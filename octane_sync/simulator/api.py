@@ -1,4 +1,5 @@
-"""Octane's REST routes over the seeded workspaces: sign-in/out, workspaces, collections, ids.
+"""Octane's REST routes over the seeded workspaces: sign-in/out, workspaces, collections, ids,
+field metadata.
 
 A route table: (method, path pattern, handler). Each handler takes the simulator and the
 request and returns a Response; nothing here knows about sockets or faults.
@@ -12,8 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from octane_sync.simulator.predicate import compile_predicate
 from octane_sync.simulator.protocol import Request, Response, error_response, json_response
-from octane_sync.simulator.query_parser import Node, QuerySyntaxError, parse
+from octane_sync.simulator.query_parser import (
+    And,
+    Node,
+    Not,
+    Or,
+    QuerySyntaxError,
+    RefFilter,
+    parse,
+)
 from octane_sync.simulator.table import OrderField, Record
 from octane_sync.simulator.workspace import UnknownCollection, Workspace
 
@@ -185,6 +195,26 @@ def field_spec(request: Request) -> FieldSpec | None:
     return spec
 
 
+def check_fields(
+    sim: OctaneSimulator, workspace: Workspace, collection: str, fields: FieldSpec | None
+) -> None:
+    """With `strict_fields`, refuse a `fields=` name the entity type does not have, as a
+    server that validates the list would; otherwise unknown names are silently left out."""
+    if not sim.strict_fields or fields is None:
+        return
+    entity_type = workspace.entity_type(collection)
+    known = workspace.fields.names(entity_type)
+    unknown = [name for name, _ in fields if name not in known]
+    if unknown:
+        raise BadRequest(
+            "platform.unknown_field",
+            f"The field {unknown[0]!r} does not exist for entity type {entity_type!r}.",
+            field_name=unknown[0],
+            entity_name=entity_type,
+            unknown_fields=unknown,
+        )
+
+
 # ---------------------------------------------------------------- entities
 
 
@@ -268,6 +298,7 @@ def list_entities(sim: OctaneSimulator, request: Request, match: re.Match) -> Re
         workspace = _workspace(sim, match)
         table = workspace.table(collection)
         view_type = workspace.view_type(collection)
+        check_fields(sim, workspace, collection, fields)
         try:
             total, records = table.select(node, order, offset, limit)
         except QuerySyntaxError as exc:
@@ -288,10 +319,42 @@ def get_entity(sim: OctaneSimulator, request: Request, match: re.Match) -> Respo
     with sim.lock:
         workspace = _workspace(sim, match)
         record = workspace.table(collection).get(entity_id)
+        check_fields(sim, workspace, collection, fields)
         if record is None:
             raise NotFound(collection.rstrip("s"), entity_id)
         row = project(record, fields, workspace.view_type(collection), workspace)
     return json_response(200, row)
+
+
+def _has_or(node: Node) -> bool:
+    if isinstance(node, Or):
+        return True
+    if isinstance(node, And):
+        return any(_has_or(item) for item in node.items)
+    if isinstance(node, Not):
+        return _has_or(node.item)
+    if isinstance(node, RefFilter):
+        return _has_or(node.condition)
+    return False
+
+
+def list_field_metadata(sim: OctaneSimulator, request: Request, match: re.Match) -> Response:
+    """`metadata/fields`: only `query` is honoured, `;` but no `||`, no paging (as Octane)."""
+    node = query_node(request)
+    if node is not None and _has_or(node):
+        raise BadRequest(
+            "platform.query_syntax_error", "The metadata API does not support || in a query."
+        )
+    with sim.lock:
+        rows = _workspace(sim, match).fields.records()
+        if node is not None:
+            try:
+                matches = compile_predicate(node)
+                rows = [row for row in rows if matches(row)]
+            except QuerySyntaxError as exc:
+                raise BadRequest("platform.query_syntax_error", f"Invalid query: {exc}") from None
+        body = orjson.dumps({"total_count": len(rows), "data": rows, "exceeds_total_count": False})
+    return Response(200, body)
 
 
 _SPACE = r"/api/shared_spaces/(?P<space>[^/]+)"
@@ -301,6 +364,12 @@ ROUTES: list[tuple[str, re.Pattern, Handler]] = [
     ("POST", re.compile(r"/authentication/sign_out"), sign_out),
     ("GET", re.compile(_SPACE + r"/workspaces"), authenticated(not_found(list_workspaces))),
     ("GET", re.compile(_WORKSPACE), authenticated(not_found(get_workspace))),
+    # Before the id route, which would read it as collection `metadata`, id `fields`.
+    (
+        "GET",
+        re.compile(_WORKSPACE + r"/metadata/fields"),
+        authenticated(not_found(list_field_metadata)),
+    ),
     (
         "GET",
         re.compile(_WORKSPACE + r"/(?P<collection>[a-z_]+)"),

@@ -83,6 +83,7 @@ def _info(sim: OctaneSimulator, body: dict) -> Any:
         "shared_space_id": sim.shared_space_id,
         "workspace_ids": sim.workspace_ids,
         "client_id": sim.client_id,
+        "strict_fields": sim.strict_fields,
         "now": sim.now().isoformat(),
     }
 

@@ -46,6 +46,9 @@ class OctaneSimulator:
         rotation_grace: seconds a rotated-out cookie still works.
         default_page_size: the page size when a request sends no `limit`.
         total_count_cap: report at most this `total_count`, with `exceeds_total_count`.
+        strict_fields: answer 400 `platform.unknown_field` when `fields=` names a field the
+            entity type does not have in that workspace (see `metadata/fields`); by default
+            such names are left out silently. Whether real Octane refuses them is unknown.
 
     Example:
         with OctaneSimulator(workspaces=2, items=500) as sim:
@@ -70,6 +73,7 @@ class OctaneSimulator:
         rotation_grace: float = 30.0,
         default_page_size: int = 100,
         total_count_cap: int | None = None,
+        strict_fields: bool = False,
     ) -> None:
         if workspaces < 1 or items < 0 or max_page_size < 1:
             raise ValueError("need workspaces >= 1, items >= 0 and max_page_size >= 1")
@@ -79,6 +83,7 @@ class OctaneSimulator:
         self.max_page_size = max_page_size
         self.default_page_size = min(default_page_size, max_page_size)
         self.total_count_cap = total_count_cap
+        self.strict_fields = strict_fields
         self.clock = Clock()
         self.sessions = SessionStore(
             self.clock, idle_timeout, global_timeout, rotate_every, rotation_grace
@@ -167,6 +172,11 @@ class OctaneSimulator:
                 for r in workspace.table(collection).ordered()
             ]
         return orjson.loads(orjson.dumps(rows))
+
+    def field_names(self, workspace_id: str, entity_type: str) -> set[str]:
+        """The fields `metadata/fields` lists for `entity_type` in that workspace."""
+        with self.lock:
+            return set(self.workspaces[workspace_id].fields.names(entity_type))
 
     def issued_session_tokens(self) -> list[str]:
         """Every `LWSSO_COOKIE_KEY` value handed out (tests check none leaks anywhere)."""

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from octane_sync.simulator.data import VIEWS, IdAllocator, Seeder, octane_time
+from octane_sync.simulator.metadata import WORK_ITEM_TYPES, FieldCatalog
 from octane_sync.simulator.table import Record, Table
 
 # The collection holding each entity type (views aside).
@@ -50,6 +51,7 @@ class Workspace:
         self.name = f"Workspace {position + 1}"
         self.rng = rng
         self.seeder = Seeder(position, ids, rng)
+        self.fields = FieldCatalog(position)
         was_enabled = gc.isenabled()
         gc.disable()  # seeding allocates ~1M small objects that are never garbage
         try:
@@ -78,6 +80,20 @@ class Workspace:
     def view_type(collection: str) -> str | None:
         """The `type` a subtype view shows instead of `work_item` (None for other collections)."""
         return VIEWS.get(collection)
+
+    @staticmethod
+    def entity_type(collection: str) -> str:
+        """The entity type whose field metadata describes `collection`'s entities."""
+        return VIEWS.get(collection) or TYPE_OF_COLLECTION[collection]
+
+    @staticmethod
+    def field_owners(collection: str) -> tuple[str, ...]:
+        """The entity types that gain a field given to `collection`'s entities: a work item
+        field shows in the aggregate `work_item` and in the subtypes that have it."""
+        if collection == "work_items":
+            return WORK_ITEM_TYPES
+        subtype = VIEWS.get(collection)
+        return ("work_item", subtype) if subtype else (TYPE_OF_COLLECTION[collection],)
 
     def resolve(self, reference: dict) -> Record | None:
         """The entity a reference points at, for sub-field requests like `owner{full_name}`."""
@@ -150,6 +166,8 @@ class Workspace:
                 (udfs if name.endswith("_udf") else core)[name] = value
             created.append(Record(core, udfs, now))
         self._store(created)
+        for name, value in (fields or {}).items():
+            self.fields.add(self.field_owners(collection), name, value)
         return [r.id for r in created]
 
     def delete(self, collection: str, entity_ids: Iterable[str]) -> int:
@@ -176,7 +194,7 @@ class Workspace:
         if not name.endswith("_udf"):
             raise ValueError(f"user-defined field names end in _udf: {name!r}")
         records = self.table(collection).ordered()
-        changed = []
+        changed, sample = [], None
         for n, record in enumerate(records):
             if value_fn is not None:
                 value = value_fn(record.full())
@@ -184,8 +202,13 @@ class Workspace:
                 value = values[n % len(values)]
             else:
                 value = None
+            if sample is None:
+                sample = value
             changed.append(Record(record.core, {**record.udfs, name: value}, record.lm))
         self._store(changed)
+        if sample is None and values:
+            sample = next((v for v in values if v is not None), None)
+        self.fields.add(self.field_owners(collection), name, sample)
 
 
 def _touched(core: dict, udfs: dict, now: int) -> Record:
