@@ -143,6 +143,7 @@ class Demo:
                 str(self.items),
                 "--seed",
                 "7",
+                "--strict-fields",  # like a server that refuses fields a workspace lacks
                 "--client-id",
                 DEMO_CLIENT_ID,
                 "--client-secret",

@@ -68,6 +68,7 @@ def run_flow_live(
             worker.join(0.25)
             live.update(progress_table(BOARD.snapshot(), title))
         live.update(progress_table(BOARD.snapshot(), title))
+    console.line()  # a file or pipe gets the table without its closing newline
     if "error" in outcome:
         raise outcome["error"]
     return outcome["state"], BOARD.snapshot(), time.perf_counter() - started
