@@ -104,6 +104,7 @@ def sync_workspace(
     database_block: str,
     key_block: str,
     dispatch: str,
+    reconcile_deletes: bool = False,
 ) -> dict:
     """Run one workspace: in this process, or as its own flow run of the workspace deployment."""
     parameters = {
@@ -113,6 +114,7 @@ def sync_workspace(
         "full_refresh": full_refresh,
         "database_block": database_block,
         "key_block": key_block,
+        "reconcile_deletes": reconcile_deletes,
     }
     if dispatch == "deployment":
         return run_workspace_deployment(parameters)
@@ -174,6 +176,7 @@ def octane_sync(
     full_refresh: bool = False,
     max_concurrency: int = 4,
     dispatch: Literal["local", "deployment"] = "local",
+    reconcile_deletes: bool = False,
 ) -> State:
     """Sync every enabled connection's workspaces; parameters hold names, never secrets.
 
@@ -188,6 +191,8 @@ def octane_sync(
         max_concurrency: workspaces synced at the same time.
         dispatch: `local` runs workspaces in this process; `deployment` starts each as a
             flow run of the `octane-sync-workspace/workspace` deployment.
+        reconcile_deletes: after syncing, list every id and mark the rows Octane no
+            longer has as deleted (also per connection: options `reconcile_deletes`).
     """
     logger = get_run_logger()
     conns, pairs, unreachable = plan_workspaces(
@@ -213,6 +218,7 @@ def octane_sync(
                     "database_block": database_block,
                     "key_block": key_block,
                     "dispatch": dispatch,
+                    "reconcile_deletes": reconcile_deletes,
                 },
             )
             for name, workspace_id in pairs
@@ -261,6 +267,7 @@ def summary_row(row: dict) -> dict:
         "fetched": row.get("fetched", 0),
         "written": row.get("written", 0),
         "rejected": row.get("rejected", 0),
+        "deleted": row.get("deleted"),
         "seconds": round(row.get("seconds", 0.0), 2),
         "state": row.get("status"),
     }

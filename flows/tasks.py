@@ -18,7 +18,7 @@ from octane_sync.mapping import resolve_mapping
 from octane_sync.models import Connection, entity_type
 from octane_sync.progress import BOARD
 from octane_sync.redaction import redact
-from octane_sync.stream import sync_entity
+from octane_sync.stream import reconcile_deletes, sync_entity
 
 # Octane's session limits are site settings; ten minutes stays well inside any we know of.
 SESSION_CACHE = timedelta(minutes=10)
@@ -196,3 +196,32 @@ def sync_entity_task(
     finally:
         client.close()
     return result.as_dict()
+
+
+@task(
+    name="reconcile-deletes",
+    task_run_name="deletes of {workspace_id} {entity}",
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=10),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
+def reconcile_deletes_task(
+    connection_name: str,
+    workspace_id: str,
+    entity: str,
+    session_token: str,
+    database_block: str,
+    key_block: str,
+) -> int:
+    """List every id of the entity and mark the stored rows Octane no longer has."""
+    store = open_store(database_block)
+    connection = store.get_connection(connection_name)
+    client = new_client(connection, secret_box(key_block), session_token)
+    try:
+        return reconcile_deletes(
+            client, store, connection=connection, workspace_id=workspace_id, entity=entity
+        )
+    finally:
+        client.close()

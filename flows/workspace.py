@@ -7,7 +7,12 @@ from prefect.runtime import flow_run
 
 from blocks import DATABASE_BLOCK, KEY_BLOCK
 from flows.runtime import open_store, record_failure
-from flows.tasks import authenticate, discover_fields, sync_entity_task
+from flows.tasks import (
+    authenticate,
+    discover_fields,
+    reconcile_deletes_task,
+    sync_entity_task,
+)
 from octane_sync.errors import OctaneSyncError
 from octane_sync.redaction import redact
 
@@ -32,6 +37,7 @@ def octane_sync_workspace(
     full_refresh: bool = False,
     database_block: str = DATABASE_BLOCK,
     key_block: str = KEY_BLOCK,
+    reconcile_deletes: bool = False,
 ) -> dict:
     """Sign in (cached per connection), then sync each entity; one failing entity never
     stops the others, and the run fails at the end naming those that failed."""
@@ -77,6 +83,10 @@ def octane_sync_workspace(
                 run_id,
                 available_fields=fields,
             )
+            if reconcile_deletes or conn.options.get("reconcile_deletes", False):
+                result["deleted"] = reconcile_deletes_task(
+                    connection, workspace_id, entity, session, database_block, key_block
+                )
         except Exception as exc:
             message = redact(f"{type(exc).__name__}: {exc}")
             logger.error("%s of workspace %s failed: %s", entity, workspace_id, message)

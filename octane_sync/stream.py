@@ -198,3 +198,30 @@ def sync_entity(
         result.seconds,
     )
     return result
+
+
+def reconcile_deletes(
+    client: OctaneClient,
+    store: Store,
+    *,
+    connection: Connection,
+    workspace_id: str,
+    entity: str,
+) -> int:
+    """Mark stored rows that Octane no longer lists as deleted; returns how many.
+
+    Octane deletes are hard deletes: only a full id listing shows them. The store refuses
+    when more than `options["max_delete_share"]` (default 0.2) of the rows would vanish,
+    so a truncated listing can never wipe a table.
+    """
+    share = float(connection.options.get("max_delete_share", 0.2))
+    present = client.iter_ids(workspace_id, entity)
+    marked = store.mark_deleted(entity, connection.source, workspace_id, present, max_share=share)
+    log.info(
+        "%s workspace %s %s: %d row(s) no longer in Octane, marked deleted",
+        connection.name,
+        workspace_id,
+        entity,
+        marked,
+    )
+    return marked

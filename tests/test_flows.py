@@ -228,3 +228,17 @@ def test_no_secret_in_storage_parameters_logs_or_artifacts(env) -> None:
         assert secret not in text
         for cookie in cookies:
             assert cookie not in text
+
+
+def test_reconcile_deletes_marks_what_octane_no_longer_has(env) -> None:
+    sim, _store, _box, name, db_url = env
+    assert run_parent(connections=[name]).is_completed()
+    ws = sim.workspace_ids[0]
+    gone = [entity["id"] for entity in sim.entities(ws, "work_items")[:3]]
+    sim.delete(ws, "work_items", gone)
+
+    state = run_parent(connections=[name], reconcile_deletes=True)
+    assert state.is_completed(), state.message
+    rows = stored_rows(db_url, "octane_work_items")
+    deleted = {key for key, row in rows.items() if row["deleted_at"] is not None}
+    assert deleted == {(ws, entity_id) for entity_id in gone}

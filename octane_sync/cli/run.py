@@ -42,6 +42,9 @@ def run(
         bool, typer.Option(help="Reset watermarks and read everything.")
     ] = False,
     max_concurrency: Annotated[int, typer.Option(min=1, max=64, help="Workspaces at once.")] = 4,
+    reconcile_deletes: Annotated[
+        bool, typer.Option(help="Then list every id and mark rows gone from Octane deleted.")
+    ] = False,
     db: DbOption = None,
     database_block: DatabaseBlockOption = "octane-sync-db",
     key_block: KeyBlockOption = "octane-sync-key",
@@ -60,6 +63,7 @@ def run(
         "only_failed": only_failed,
         "full_refresh": full_refresh,
         "max_concurrency": max_concurrency,
+        "reconcile_deletes": reconcile_deletes,
     }
     try:
         state, _streams, elapsed = run_flow_live(console, parameters)
