@@ -22,7 +22,7 @@ from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks import DATABASE_BLOCK, KEY_BLOCK
-from flows.runtime import open_store, record_failure
+from flows.runtime import open_store
 from flows.tasks import authenticate, list_workspaces, prepare_tables
 from flows.workspace import WorkspaceSyncFailed, octane_sync_workspace
 from octane_sync.errors import OctaneSyncError
@@ -63,7 +63,9 @@ def plan_workspaces(
             except Exception as exc:
                 message = redact(f"{type(exc).__name__}: {exc}")
                 logger.error("Cannot list the workspaces of %s: %s", conn.name, message)
-                record_failure(store, str(flow_run.id), conn.name, "*", message)
+                store.record_failure(
+                    connection=conn.name, error=message, flow_run_id=str(flow_run.id)
+                )
                 unreachable.append(conn.name)
                 continue
         for workspace_id in ids:

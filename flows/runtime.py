@@ -11,6 +11,7 @@ import threading
 
 from blocks import load_database_url, load_keyring
 from octane_sync.client import OctaneClient
+from octane_sync.errors import OctaneSyncError
 from octane_sync.models import Connection
 from octane_sync.redaction import register_secret
 from octane_sync.secrets import SecretBox, parse_keyring
@@ -74,16 +75,8 @@ def register_session(state: dict) -> None:
             register_secret(value)
 
 
-def record_failure(
-    store: Store, flow_run_id: str | None, connection: str, workspace_id: str, error: str
-) -> None:
-    """Log a failure that happened before any entity started (sign-in, listing workspaces),
-    so `only_failed` and `status` see it. Entity `*` stands for the whole workspace."""
-    run_id = store.start_run(
-        flow_run_id=flow_run_id,
-        connection=connection,
-        workspace_id=workspace_id,
-        entity="*",
-        watermark_before=None,
-    )
-    store.fail_run(run_id, error=error, fetched=0, written=0, rejected=0, watermark_after=None)
+def require_connection(store: Store, name: str) -> Connection:
+    connection = store.get_connection(name)
+    if connection is None:
+        raise OctaneSyncError(f"Unknown connection {name!r}: see `octane-sync connections list`")
+    return connection

@@ -12,13 +12,13 @@ from prefect.context import TaskRunContext
 from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
 
-from flows.runtime import new_client, open_store, seal_session, secret_box
+from flows.runtime import new_client, open_store, require_connection, seal_session, secret_box
 from octane_sync.errors import OctaneRequestError, TransientError
 from octane_sync.mapping import resolve_mapping
 from octane_sync.models import Connection, entity_type
 from octane_sync.progress import BOARD
 from octane_sync.redaction import redact
-from octane_sync.stream import reconcile_deletes, sync_entity
+from octane_sync.stream import StreamFailed, reconcile_deletes, sync_entity
 
 # Octane's session limits are site settings; ten minutes stays well inside any we know of.
 SESSION_CACHE = timedelta(minutes=10)
@@ -30,6 +30,8 @@ def transient_only(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a task only when what failed it is temporary (Octane busy, network blip)."""
     try:
         state.result()
+    except StreamFailed as exc:
+        return isinstance(exc.__cause__, TransientError)
     except TransientError:
         return True
     except Exception:
@@ -176,7 +178,7 @@ def sync_entity_task(
     cheap; `full_refresh` resets the watermark on the first attempt only.
     """
     store = open_store(database_block)
-    connection = store.get_connection(connection_name)
+    connection = require_connection(store, connection_name)
     mapping = resolve_mapping(entity, options=connection.options, workspace_id=workspace_id)
     store.ensure_entity_table(entity, mapping.columns())
     client = new_client(connection, secret_box(key_block), session_token)
@@ -217,7 +219,7 @@ def reconcile_deletes_task(
 ) -> int:
     """List every id of the entity and mark the stored rows Octane no longer has."""
     store = open_store(database_block)
-    connection = store.get_connection(connection_name)
+    connection = require_connection(store, connection_name)
     client = new_client(connection, secret_box(key_block), session_token)
     try:
         return reconcile_deletes(

@@ -6,7 +6,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from blocks import DATABASE_BLOCK, KEY_BLOCK
-from flows.runtime import open_store, record_failure
+from flows.runtime import open_store, require_connection
 from flows.tasks import (
     authenticate,
     discover_fields,
@@ -15,6 +15,7 @@ from flows.tasks import (
 )
 from octane_sync.errors import OctaneSyncError
 from octane_sync.redaction import redact
+from octane_sync.stream import StreamFailed
 
 
 class WorkspaceSyncFailed(OctaneSyncError):
@@ -44,14 +45,16 @@ def octane_sync_workspace(
     logger = get_run_logger()
     run_id = str(flow_run.id) if flow_run.id else None
     store = open_store(database_block)
-    conn = store.get_connection(connection)
+    conn = require_connection(store, connection)
     summary: dict = {"connection": connection, "workspace_id": workspace_id, "entities": []}
 
     try:
         session = authenticate(conn, key_block)
     except Exception as exc:
         message = redact(f"{type(exc).__name__}: {exc}")
-        record_failure(store, run_id, connection, workspace_id, message)
+        store.record_failure(
+            connection=connection, workspace_id=workspace_id, error=message, flow_run_id=run_id
+        )
         summary["entities"].append(
             {
                 "connection": connection,
@@ -87,9 +90,20 @@ def octane_sync_workspace(
                 result["deleted"] = reconcile_deletes_task(
                     connection, workspace_id, entity, session, database_block, key_block
                 )
-        except Exception as exc:
+        except StreamFailed as exc:  # already in the run log, with its counts
+            logger.error("%s", redact(str(exc)))
+            failed.append(entity)
+            result = exc.result.as_dict()
+        except Exception as exc:  # failed before its stream started: log it here
             message = redact(f"{type(exc).__name__}: {exc}")
             logger.error("%s of workspace %s failed: %s", entity, workspace_id, message)
+            store.record_failure(
+                connection=connection,
+                workspace_id=workspace_id,
+                entity=entity,
+                error=message,
+                flow_run_id=run_id,
+            )
             failed.append(entity)
             result = {
                 "connection": connection,

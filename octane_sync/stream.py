@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from octane_sync.client import OctaneClient
+from octane_sync.errors import OctaneSyncError
 from octane_sync.mapping import EntityMapping, check_reject_share
 from octane_sync.models import Connection, Watermark
 from octane_sync.redaction import redact
@@ -49,6 +50,19 @@ class StreamOptions:
             reject_threshold=float(options.get("reject_threshold", DEFAULT_REJECT_THRESHOLD)),
             read_ahead=bool(options.get("read_ahead", True)),
         )
+
+
+class StreamFailed(OctaneSyncError):
+    """A stream failed after its run-log row was written; `result` says how far it got.
+
+    The original error is the `__cause__` (a TransientError there is worth a retry).
+    """
+
+    def __init__(self, result: StreamResult) -> None:
+        super().__init__(
+            f"{result.connection} workspace {result.workspace_id} {result.entity}: {result.error}"
+        )
+        self.result = result
 
 
 @dataclass
@@ -100,9 +114,10 @@ def sync_entity(
     fields this workspace does not have out of the request.
 
     Raises:
-        OctaneError: Octane could not be read (after the client's own retries).
-        RejectThresholdExceeded: too many records of this stream could not be used.
-        StoreError: the database refused the batch (nothing of that batch is kept).
+        StreamFailed: the stream stopped (logged as failed in the run log); its cause is
+            an OctaneError (Octane could not be read after the client's own retries), a
+            RejectThresholdExceeded (too many unusable records), or a StoreError (the
+            database refused a batch; nothing of that batch is kept).
     """
     options = StreamOptions.from_options(connection.options)
     result = StreamResult(connection.name, workspace_id, entity)
@@ -175,7 +190,7 @@ def sync_entity(
             rejected=result.rejected,
             watermark_after=result.watermark_after,
         )
-        raise
+        raise StreamFailed(result) from exc
     result.status = "completed"
     result.seconds = time.perf_counter() - started
     if on_page is not None:
