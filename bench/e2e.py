@@ -1,0 +1,120 @@
+"""The real pipeline, timed: every workspace synced concurrently through `stream.sync_entity`.
+
+One thread per workspace, as the flow runs them, one shared `OctaneClient` (one sign-in
+per connection) with read-ahead on. The same function serves the full load (empty
+database), the incremental runs (watermarks in place) and the memory pair.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from octane_sync.client import OctaneClient
+from octane_sync.mapping import resolve_mapping
+from octane_sync.models import Connection
+from octane_sync.simulator.core import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from octane_sync.store import Store
+from octane_sync.stream import sync_entity
+
+CONNECTION = "bench"
+ENTITY = "work_items"
+SHARED_SPACE = "1001"
+
+
+def bench_connection(base_url: str, workspace_ids: list[str], secret_enc: str) -> Connection:
+    """The OCTANE_CONNECTIONS row the library runs and the Prefect flow share."""
+    return Connection(
+        name=CONNECTION,
+        base_url=base_url,
+        shared_space_id=SHARED_SPACE,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret_enc=secret_enc,
+        workspaces=list(workspace_ids),
+        entities=[ENTITY],
+    )
+
+
+def prepare_database(db_url: str, connection: Connection) -> None:
+    """Control tables, the connection row and the entity table, as `prepare-tables` does."""
+    store = Store.from_url(db_url)
+    try:
+        store.init()
+        if store.get_connection(connection.name) is None:
+            store.add_connection(connection)
+        columns = {}
+        for workspace_id in connection.workspaces:
+            mapping = resolve_mapping(ENTITY, options=connection.options, workspace_id=workspace_id)
+            for column in mapping.columns():
+                columns.setdefault(column.name, column)
+        store.ensure_entity_table(ENTITY, list(columns.values()))
+    finally:
+        store.dispose()
+
+
+def sync_all(
+    db_url: str, connection: Connection, flow_run_id: str = "bench", threads: int | None = None
+) -> dict:
+    """Sync every workspace of `connection` at once; runs in a child (see `rss.in_child`).
+
+    Returns:
+        seconds (wall time of the syncs), cpu_seconds (this process), fetched/written/
+        rejected rows, pages, the client's request count, and per-workspace seconds.
+
+    `threads` caps the workspaces synced at once (default: all, one thread each).
+    """
+    store = Store.from_url(db_url)
+    client = OctaneClient(
+        connection.base_url,
+        connection.shared_space_id,
+        connection.client_id,
+        DEFAULT_CLIENT_SECRET,
+        page_size=int(connection.options.get("page_size", 1000)),
+    )
+    mappings = {
+        ws: resolve_mapping(ENTITY, options=connection.options, workspace_id=ws)
+        for ws in connection.workspaces
+    }
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def one(workspace_id: str) -> dict:
+        try:
+            return sync_entity(
+                client,
+                store,
+                connection=connection,
+                workspace_id=workspace_id,
+                entity=ENTITY,
+                mapping=mappings[workspace_id],
+                flow_run_id=flow_run_id,
+            ).as_dict()
+        except Exception as exc:
+            with lock:
+                errors.append(f"{workspace_id}: {type(exc).__name__}: {exc}")
+            raise
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(max_workers=threads or len(connection.workspaces)) as pool:
+        results = list(pool.map(one, connection.workspaces))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    client.close()
+    store.dispose()
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "fetched": sum(r["fetched"] for r in results),
+        "written": sum(r["written"] for r in results),
+        "rejected": sum(r["rejected"] for r in results),
+        "pages": sum(r["pages"] for r in results),
+        "client_requests": client.request_count,
+        "workspace_seconds": {r["workspace_id"]: round(r["seconds"], 3) for r in results},
+    }
+
+
+def with_options(connection: Connection, **options: object) -> Connection:
+    return replace(connection, options={**connection.options, **options})
