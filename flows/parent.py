@@ -53,35 +53,36 @@ def plan_workspaces(
         enabled = [conn for conn in enabled if conn.name in connections]
     failed_before = set(store.failed_workspaces()) if only_failed else None
 
+    def wanted(conn_name: str, workspace_id: str) -> bool:
+        if workspaces and workspace_id not in workspaces:
+            return False
+        if failed_before is None:
+            return True
+        return bool({(conn_name, workspace_id), (conn_name, "*")} & failed_before)
+
     pairs: list[tuple[str, str]] = []
     unreachable: list[str] = []
     for conn in enabled:
         ids = conn.workspaces
-        if ids == ["*"]:
-            try:
-                ids = list_workspaces(conn, authenticate(conn, key_block), key_block)
-            except Exception as exc:
-                message = redact(f"{type(exc).__name__}: {exc}")
+        if ids != ["*"] and not any(wanted(conn.name, ws) for ws in ids):
+            continue
+        try:
+            # Once per connection, before the workspaces fan out: they all find it cached.
+            session = authenticate(conn, key_block)
+            if ids == ["*"]:
+                ids = list_workspaces(conn, session, key_block)
+        except Exception as exc:
+            message = redact(f"{type(exc).__name__}: {exc}")
+            if ids == ["*"]:
                 logger.error("Cannot list the workspaces of %s: %s", conn.name, message)
                 store.record_failure(
                     connection=conn.name, error=message, flow_run_id=str(flow_run.id)
                 )
                 unreachable.append(conn.name)
                 continue
-        for workspace_id in ids:
-            if workspaces and workspace_id not in workspaces:
-                continue
-            if (
-                failed_before is not None
-                and (conn.name, workspace_id) not in failed_before
-                and (
-                    conn.name,
-                    "*",
-                )
-                not in failed_before
-            ):
-                continue
-            pairs.append((conn.name, workspace_id))
+            # Each of its workspaces tries again and reports the failure in the run log.
+            logger.warning("Sign-in for %s failed: %s", conn.name, message)
+        pairs.extend((conn.name, ws) for ws in ids if wanted(conn.name, ws))
     logger.info(
         "Planned %d workspace(s) on %d connection(s)%s",
         len(pairs),
