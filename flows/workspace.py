@@ -25,6 +25,10 @@ class WorkspaceSyncFailed(OctaneSyncError):
         super().__init__(message)
         self.summary = summary
 
+    def __reduce__(self) -> tuple:
+        # Crosses process boundaries with dispatch="processes": keep the summary.
+        return (type(self), (self.args[0], self.summary))
+
 
 @flow(
     name="octane-sync-workspace",
