@@ -220,6 +220,16 @@ def test_no_secret_in_storage_parameters_logs_or_artifacts(env) -> None:
             )
         )
     assert parent
+    # The run's artifacts: a finished progress bar and a table row per stream.
+    mine = [a for a in artifacts if a.flow_run_id == state.state_details.flow_run_id]
+    progress = [a for a in mine if a.type == "progress"]
+    tables = [a for a in mine if a.type == "table" and a.key == "octane-sync-summary"]
+    assert [a.data for a in progress] == [100.0]
+    assert len(tables) == 1
+    table = tables[0].data if isinstance(tables[0].data, list) else json.loads(tables[0].data)
+    assert {(row["workspace"], row["entity"], row["state"]) for row in table} == {
+        (ws, entity, "completed") for ws in sim.workspace_ids for entity in ENTITIES
+    }
     texts = [json.dumps(run.parameters, default=str) for run in runs]
     texts += [log.message for log in logs]
     texts += [json.dumps(artifact.data, default=str) for artifact in artifacts]
