@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-		{ echo "octane-sync needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ echo "octane-sync needs Python 3.11 or newer: '$(PYTHON)' is missing or older."; \
+		  echo "Name another interpreter, e.g. PYTHON=/usr/bin/python3.12 make demo"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
