@@ -39,6 +39,15 @@ def transient_only(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+# Octane busy or the network blipped: try again a little later. Anything else is final.
+RETRY_TRANSIENT: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=5),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": transient_only,
+}
+
+
 def _auth_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """One cached sign-in per connection and credential; a changed secret misses the cache."""
     conn: Connection = parameters["connection"]
@@ -54,38 +63,26 @@ def _auth_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     cache_key_fn=_auth_cache_key,
     cache_expiration=SESSION_CACHE,
     persist_result=True,
-    retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
 )
 def authenticate(connection: Connection, key_block: str) -> str:
     """Sign in once per connection; the result is the session, encrypted before Prefect keeps it."""
     box = secret_box(key_block)
-    client = new_client(connection, box, session_token=None)
-    try:
+    with new_client(connection, box, session_token=None) as client:
         client.sign_in()
         return seal_session(client, box)
-    finally:
-        client.close()
 
 
 @task(
     name="list-workspaces",
     task_run_name="list workspaces of {connection.name}",
-    retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
     cache_policy=NO_CACHE,
 )
 def list_workspaces(connection: Connection, session_token: str, key_block: str) -> list[str]:
     """Expand `*`: every workspace this API key can see."""
-    client = new_client(connection, secret_box(key_block), session_token)
-    try:
+    with new_client(connection, secret_box(key_block), session_token) as client:
         return [str(ws["id"]) for ws in client.list_workspaces()]
-    finally:
-        client.close()
 
 
 @task(name="prepare-tables", cache_policy=NO_CACHE)
@@ -123,10 +120,7 @@ def _fields_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> st
     cache_key_fn=_fields_cache_key,
     cache_expiration=FIELDS_CACHE,
     persist_result=True,
-    retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
 )
 def discover_fields(
     connection: Connection, workspace_id: str, entity: str, session_token: str, key_block: str
@@ -136,29 +130,25 @@ def discover_fields(
     Lets each workspace be asked only for the mapping's candidates it really has. When the
     metadata cannot be read (e.g. the key may not read it), None: ask for every candidate.
     """
-    client = new_client(connection, secret_box(key_block), session_token)
-    try:
-        return sorted(client.field_names(workspace_id, entity_type(entity)))
-    except OctaneRequestError as exc:
-        get_run_logger().warning(
-            "Cannot read the field metadata of %s in workspace %s (%s); asking for every "
-            "field the mapping names",
-            entity,
-            workspace_id,
-            redact(str(exc)),
-        )
-        return None
-    finally:
-        client.close()
+    with new_client(connection, secret_box(key_block), session_token) as client:
+        try:
+            return sorted(client.field_names(workspace_id, entity_type(entity)))
+        except OctaneRequestError as exc:
+            get_run_logger().warning(
+                "Cannot read the field metadata of %s in workspace %s (%s); asking for every "
+                "field the mapping names",
+                entity,
+                workspace_id,
+                redact(str(exc)),
+            )
+            return None
 
 
 @task(
     name="sync-entity",
     task_run_name="{workspace_id} {entity}",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=10),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=transient_only,
+    # A retry resumes at the last committed page, so a few more of them are cheap.
+    **{**RETRY_TRANSIENT, "retries": 3, "retry_delay_seconds": exponential_backoff(10)},
     cache_policy=NO_CACHE,
 )
 def sync_entity_task(
@@ -181,8 +171,7 @@ def sync_entity_task(
     connection = require_connection(store, connection_name)
     mapping = resolve_mapping(entity, options=connection.options, workspace_id=workspace_id)
     store.ensure_entity_table(entity, mapping.columns())
-    client = new_client(connection, secret_box(key_block), session_token)
-    try:
+    with new_client(connection, secret_box(key_block), session_token) as client:
         result = sync_entity(
             client,
             store,
@@ -195,18 +184,13 @@ def sync_entity_task(
             available_fields=available_fields,
             on_page=BOARD.update,
         )
-    finally:
-        client.close()
     return result.as_dict()
 
 
 @task(
     name="reconcile-deletes",
     task_run_name="deletes of {workspace_id} {entity}",
-    retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=10),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
     cache_policy=NO_CACHE,
 )
 def reconcile_deletes_task(
@@ -220,10 +204,7 @@ def reconcile_deletes_task(
     """List every id of the entity and mark the stored rows Octane no longer has."""
     store = open_store(database_block)
     connection = require_connection(store, connection_name)
-    client = new_client(connection, secret_box(key_block), session_token)
-    try:
+    with new_client(connection, secret_box(key_block), session_token) as client:
         return reconcile_deletes(
             client, store, connection=connection, workspace_id=workspace_id, entity=entity
         )
-    finally:
-        client.close()
