@@ -37,6 +37,16 @@ def bench_connection(base_url: str, workspace_ids: list[str], secret_enc: str) -
     )
 
 
+def bench_client(connection: Connection) -> OctaneClient:
+    return OctaneClient(
+        connection.base_url,
+        connection.shared_space_id,
+        connection.client_id,
+        DEFAULT_CLIENT_SECRET,
+        page_size=int(connection.options.get("page_size", 1000)),
+    )
+
+
 def prepare_database(db_url: str, connection: Connection) -> None:
     """Control tables, the connection row and the entity table, as `prepare-tables` does."""
     store = Store.from_url(db_url)
@@ -66,13 +76,7 @@ def sync_all(
     `threads` caps the workspaces synced at once (default: all, one thread each).
     """
     store = Store.from_url(db_url)
-    client = OctaneClient(
-        connection.base_url,
-        connection.shared_space_id,
-        connection.client_id,
-        DEFAULT_CLIENT_SECRET,
-        page_size=int(connection.options.get("page_size", 1000)),
-    )
+    client = bench_client(connection)
     mappings = {
         ws: resolve_mapping(ENTITY, options=connection.options, workspace_id=ws)
         for ws in connection.workspaces
@@ -123,13 +127,7 @@ def with_options(connection: Connection, **options: object) -> Connection:
 def sync_one_workspace(db_url: str, connection: Connection, workspace_id: str, run_id: str) -> dict:
     """One workspace in this process, with its own client and store (a worker process)."""
     store = Store.from_url(db_url)
-    client = OctaneClient(
-        connection.base_url,
-        connection.shared_space_id,
-        connection.client_id,
-        DEFAULT_CLIENT_SECRET,
-        page_size=int(connection.options.get("page_size", 1000)),
-    )
+    client = bench_client(connection)
     mapping = resolve_mapping(ENTITY, options=connection.options, workspace_id=workspace_id)
     try:
         result = sync_entity(
