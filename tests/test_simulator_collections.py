@@ -9,23 +9,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from octane_sync.models import id_sort_key, parse_octane_time
-
-COLLECTIONS = [
-    "work_items",
-    "epics",
-    "features",
-    "stories",
-    "defects",
-    "quality_stories",
-    "releases",
-    "sprints",
-    "phases",
-    "teams",
-    "workspace_users",
-    "tests",
-    "runs",
-    "list_nodes",
-]
+from tests.plugins.simulator import COLLECTIONS
 
 
 @pytest.fixture

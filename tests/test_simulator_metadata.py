@@ -13,24 +13,8 @@ from octane_sync.cli import simulator as simulator_cli
 from octane_sync.models import entity_type
 from octane_sync.simulator import OctaneSimulator
 from octane_sync.simulator.workspace import Workspace
-from tests.plugins.simulator import sign_in
+from tests.plugins.simulator import COLLECTIONS, sign_in
 
-COLLECTIONS = [
-    "work_items",
-    "epics",
-    "features",
-    "stories",
-    "defects",
-    "quality_stories",
-    "releases",
-    "sprints",
-    "phases",
-    "teams",
-    "workspace_users",
-    "tests",
-    "runs",
-    "list_nodes",
-]
 # The UDFs each workspace position seeds (data.udf_values), cycling every 3.
 UDFS = [
     {"team_udf", "risk_udf", "customer_impact_udf"},

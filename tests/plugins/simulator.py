@@ -9,6 +9,24 @@ import requests
 
 from octane_sync.simulator import OctaneSimulator
 
+# Every collection the simulator must serve (the list, plus teams and list nodes).
+COLLECTIONS = [
+    "work_items",
+    "epics",
+    "features",
+    "stories",
+    "defects",
+    "quality_stories",
+    "releases",
+    "sprints",
+    "phases",
+    "teams",
+    "workspace_users",
+    "tests",
+    "runs",
+    "list_nodes",
+]
+
 
 @pytest.fixture
 def make_simulator() -> Iterator[Callable[..., OctaneSimulator]]:
