@@ -177,31 +177,10 @@ def sync_entity(
             where=f"{connection.name} workspace {workspace_id} {entity}",
         )
     except Exception as exc:
-        result.status = "failed"
         result.error = redact(f"{type(exc).__name__}: {exc}")
-        result.seconds = time.perf_counter() - started
-        if on_page is not None:
-            on_page(result)
-        store.fail_run(
-            run_id,
-            error=result.error,
-            fetched=result.fetched,
-            written=result.written,
-            rejected=result.rejected,
-            watermark_after=result.watermark_after,
-        )
+        _close_run(store, run_id, result, started, on_page)
         raise StreamFailed(result) from exc
-    result.status = "completed"
-    result.seconds = time.perf_counter() - started
-    if on_page is not None:
-        on_page(result)
-    store.finish_run(
-        run_id,
-        fetched=result.fetched,
-        written=result.written,
-        rejected=result.rejected,
-        watermark_after=result.watermark_after,
-    )
+    _close_run(store, run_id, result, started, on_page)
     log.info(
         "%s workspace %s %s: %d fetched, %d written, %d rejected in %.1f s",
         connection.name,
@@ -213,6 +192,30 @@ def sync_entity(
         result.seconds,
     )
     return result
+
+
+def _close_run(
+    store: Store,
+    run_id: int,
+    result: StreamResult,
+    started: float,
+    on_page: Callable[[StreamResult], None] | None,
+) -> None:
+    """Final state, time and counts: to the progress view and the run log."""
+    result.status = "failed" if result.error else "completed"
+    result.seconds = time.perf_counter() - started
+    if on_page is not None:
+        on_page(result)
+    counts = {
+        "fetched": result.fetched,
+        "written": result.written,
+        "rejected": result.rejected,
+        "watermark_after": result.watermark_after,
+    }
+    if result.error:
+        store.fail_run(run_id, error=result.error, **counts)
+    else:
+        store.finish_run(run_id, **counts)
 
 
 def reconcile_deletes(
