@@ -15,7 +15,7 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.cache_policies import INPUTS, RUN_ID
+from prefect.cache_policies import INPUTS, NO_CACHE, RUN_ID
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
@@ -32,7 +32,7 @@ from octane_sync.redaction import redact
 WORKSPACE_DEPLOYMENT = "octane-sync-workspace/workspace"
 
 
-@task(name="plan-workspaces", cache_policy=None)
+@task(name="plan-workspaces", cache_policy=NO_CACHE)
 def plan_workspaces(
     database_block: str,
     key_block: str,
