@@ -24,7 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from blocks import DATABASE_BLOCK, KEY_BLOCK
 from flows.runtime import open_store
 from flows.tasks import authenticate, list_workspaces, prepare_tables
-from flows.workspace import WorkspaceSyncFailed, octane_sync_workspace
+from flows.workspace import WorkspaceSyncFailed, failure_row, octane_sync_workspace
 from octane_sync.errors import OctaneSyncError
 from octane_sync.models import Connection
 from octane_sync.redaction import redact
@@ -197,32 +197,55 @@ def octane_sync(
         reconcile_deletes: after syncing, list every id and mark the rows Octane no
             longer has as deleted (also per connection: options `reconcile_deletes`).
     """
-    logger = get_run_logger()
     conns, pairs, unreachable = plan_workspaces(
         database_block, key_block, connections, workspaces, only_failed
     )
     if pairs:
         prepare_tables(database_block, conns, pairs, entities)
 
+    rows, failed = sync_workspaces(
+        pairs,
+        max_concurrency,
+        entities=entities,
+        full_refresh=full_refresh,
+        database_block=database_block,
+        key_block=key_block,
+        dispatch=dispatch,
+        reconcile_deletes=reconcile_deletes,
+    )
+    failed += [f"{name}/*" for name in unreachable]
+
+    create_table_artifact(
+        key="octane-sync-summary",
+        table=[summary_row(row) for row in rows],
+        description=f"octane-sync run: {len(pairs)} workspace(s), {len(failed)} failed",
+    )
+    if failed:
+        return Failed(message=f"{len(failed)} workspace(s) failed: {', '.join(sorted(failed))}")
+    written = sum(row.get("written", 0) for row in rows)
+    return Completed(message=f"{len(pairs)} workspace(s) synced, {written} row(s) written")
+
+
+def sync_workspaces(
+    pairs: list[tuple[str, str]], max_concurrency: int, **parameters: object
+) -> tuple[list[dict], list[str]]:
+    """Run `sync-workspace` for each pair, `max_concurrency` at a time, moving a progress
+    artifact as they finish; one failing never stops the others.
+
+    Returns:
+        the summary rows of every stream, and the `connection/workspace` pairs that failed.
+    """
+    logger = get_run_logger()
     progress = create_progress_artifact(
         progress=0.0, description=f"Workspaces synced (of {len(pairs)})"
     )
     rows: list[dict] = []
-    failed = [f"{name}/*" for name in unreachable]
+    failed: list[str] = []
     with ThreadPoolTaskRunner(max_workers=max(1, max_concurrency)) as runner:
         futures = [
             runner.submit(
                 sync_workspace,
-                {
-                    "connection": name,
-                    "workspace_id": workspace_id,
-                    "entities": entities,
-                    "full_refresh": full_refresh,
-                    "database_block": database_block,
-                    "key_block": key_block,
-                    "dispatch": dispatch,
-                    "reconcile_deletes": reconcile_deletes,
-                },
+                {"connection": name, "workspace_id": workspace_id, **parameters},
             )
             for name, workspace_id in pairs
         ]
@@ -234,32 +257,14 @@ def octane_sync(
                 summary = exc.summary
                 failed.append(f"{name}/{workspace_id}")
             except Exception as exc:
-                logger.error("%s/%s failed: %s", name, workspace_id, redact(str(exc)))
-                summary = {
-                    "entities": [
-                        {
-                            "connection": name,
-                            "workspace_id": workspace_id,
-                            "entity": "*",
-                            "status": "failed",
-                            "error": redact(str(exc)),
-                        }
-                    ]
-                }
+                message = redact(f"{type(exc).__name__}: {exc}")
+                logger.error("%s/%s failed: %s", name, workspace_id, message)
+                summary = {"entities": [failure_row(name, workspace_id, "*", message)]}
                 failed.append(f"{name}/{workspace_id}")
             rows.extend(summary.get("entities", []))
             update_progress_artifact(progress, progress=100.0 * done / len(pairs))
             logger.info("%d of %d workspaces done (%s/%s)", done, len(pairs), name, workspace_id)
-
-    create_table_artifact(
-        key="octane-sync-summary",
-        table=[summary_row(row) for row in rows],
-        description=f"octane-sync run: {len(pairs)} workspace(s), {len(failed)} failed",
-    )
-    if failed:
-        return Failed(message=f"{len(failed)} workspace(s) failed: {', '.join(sorted(failed))}")
-    written = sum(row.get("written", 0) for row in rows)
-    return Completed(message=f"{len(pairs)} workspace(s) synced, {written} row(s) written")
+    return rows, failed
 
 
 def summary_row(row: dict) -> dict:

@@ -30,6 +30,17 @@ class WorkspaceSyncFailed(OctaneSyncError):
         return (type(self), (self.args[0], self.summary))
 
 
+def failure_row(connection: str, workspace_id: str, entity: str, error: str) -> dict:
+    """A summary row for a stream (or `*`: the whole workspace) that failed before it ran."""
+    return {
+        "connection": connection,
+        "workspace_id": workspace_id,
+        "entity": entity,
+        "status": "failed",
+        "error": error,
+    }
+
+
 @flow(
     name="octane-sync-workspace",
     flow_run_name="{connection}/{workspace_id}",
@@ -59,15 +70,7 @@ def octane_sync_workspace(
         store.record_failure(
             connection=connection, workspace_id=workspace_id, error=message, flow_run_id=run_id
         )
-        summary["entities"].append(
-            {
-                "connection": connection,
-                "workspace_id": workspace_id,
-                "entity": "*",
-                "status": "failed",
-                "error": message,
-            }
-        )
+        summary["entities"].append(failure_row(connection, workspace_id, "*", message))
         raise WorkspaceSyncFailed(
             f"{connection}/{workspace_id}: sign-in failed: {message}", summary
         ) from None
@@ -109,13 +112,7 @@ def octane_sync_workspace(
                 flow_run_id=run_id,
             )
             failed.append(entity)
-            result = {
-                "connection": connection,
-                "workspace_id": workspace_id,
-                "entity": entity,
-                "status": "failed",
-                "error": message,
-            }
+            result = failure_row(connection, workspace_id, entity, message)
         summary["entities"].append(result)
 
     if failed:
