@@ -6,6 +6,7 @@ import os
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +19,7 @@ from octane_sync.cli.common import (
     fail,
     open_store,
 )
+from octane_sync.cli.live import STATE_MARKS
 from octane_sync.redaction import redact
 
 
@@ -85,43 +87,44 @@ def status(db: DbOption = None) -> None:
             highlight=False,
         )
         return
-    table = Table(title="Latest runs")
-    for header in (
-        "connection",
-        "workspace",
-        "entity",
-        "state",
-        "ended",
-        "fetched",
-        "written",
-        "rejected",
-        "watermark",
-        "error",
-    ):
-        table.add_column(header, overflow="fold")  # a narrow terminal wraps, never cuts
-    for r in sorted(
+    ordered = sorted(
         runs,
         key=lambda r: (r["status"] != "failed", r["connection"], r["workspace_id"], r["entity"]),
-    ):
+    )
+    table = Table(
+        title="Latest runs (rows fetched/written/rejected)", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    table.add_column("")  # state mark
+    table.add_column("workspace", overflow="fold", min_width=9)
+    table.add_column("entity", overflow="fold", min_width=10)
+    table.add_column("ended UTC", no_wrap=True)
+    table.add_column("f/w/r", justify="right", no_wrap=True)  # fetched/written/rejected
+    table.add_column("watermark", overflow="fold", min_width=12)
+    for r in ordered:
+        counts = [r.get(key) or 0 for key in ("rows_fetched", "rows_written", "rows_rejected")]
         # Text, not str: names and error messages are not Rich markup.
         table.add_row(
             *map(
                 Text,
                 (
-                    r["connection"],
-                    r["workspace_id"],
+                    STATE_MARKS.get(r["status"], r["status"]),
+                    f"{r['connection']}/{r['workspace_id']}",
                     r["entity"],
-                    r["status"],
-                    f"{r['ended_at']:%Y-%m-%d %H:%M:%S}" if r.get("ended_at") else "",
-                    str(r.get("rows_fetched") or 0),
-                    str(r.get("rows_written") or 0),
-                    str(r.get("rows_rejected") or 0),
+                    f"{r['ended_at']:%m-%d %H:%M}" if r.get("ended_at") else "",
+                    "/".join(f"{n:,}" for n in counts),
                     r.get("watermark_after") or "",
-                    (r.get("error") or "")[:80],
                 ),
             )
         )
     console.print(table)
+    for r in ordered:
+        if r.get("error"):
+            console.print(
+                f"✗ {r['connection']}/{r['workspace_id']} {r['entity']}: {r['error']}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     failed = store.failed_workspaces()
     if failed:
         console.print(
