@@ -158,30 +158,24 @@ def run_database(
             say(f"{name}: script-style baseline ({args.baseline_rows:,} rows)")
             fresh(db, connection)
             out["baseline"] = in_child(script_baseline, db.url, connection, args.baseline_rows)
-        needs_load = {"full", "incremental", "flow"} & set(args.scenarios)
-        if needs_load:
+
+        def full_load(sync: Callable[..., dict]) -> Callable[[], dict]:
+            def measure() -> dict:
+                fresh(db, connection)
+                result = counted(sim, sync, db.url, connection)
+                if result["written"] != total:
+                    raise RuntimeError(f"full load wrote {result['written']} of {total} rows")
+                return result
+
+            return measure
+
+        if {"full", "incremental", "flow"} & set(args.scenarios):
             runs = args.full_repeats if "full" in args.scenarios else 1
-
-            def full() -> dict:
-                fresh(db, connection)
-                result = counted(sim, sync_all, db.url, connection)
-                if result["written"] != total:
-                    raise RuntimeError(f"full load wrote {result['written']} of {total} rows")
-                return result
-
             say(f"{name}: full load ({runs} runs)")
-            out["full"] = repeated(runs, full)
+            out["full"] = repeated(runs, full_load(sync_all))
         if "full" in args.scenarios:
-
-            def full_processes() -> dict:
-                fresh(db, connection)
-                result = counted(sim, sync_all_processes, db.url, connection)
-                if result["written"] != total:
-                    raise RuntimeError(f"full load wrote {result['written']} of {total} rows")
-                return result
-
             say(f"{name}: full load, a process per workspace ({args.full_repeats} runs)")
-            out["full_processes"] = repeated(args.full_repeats, full_processes)
+            out["full_processes"] = repeated(args.full_repeats, full_load(sync_all_processes))
         if "incremental" in args.scenarios:
             say(f"{name}: incremental, no change ({args.repeats} runs)")
             out["no_change"] = repeated(

@@ -111,11 +111,16 @@ def sync_all(
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,
-        "fetched": sum(r["fetched"] for r in results),
-        "written": sum(r["written"] for r in results),
-        "rejected": sum(r["rejected"] for r in results),
-        "pages": sum(r["pages"] for r in results),
+        **totals(results),
         "client_requests": client.request_count,
+    }
+
+
+def totals(results: list[dict]) -> dict:
+    """Rows and pages summed over the workspaces' stream results, and each one's time."""
+    keys = ("fetched", "written", "rejected", "pages")
+    return {
+        **{key: sum(r[key] for r in results) for key in keys},
         "workspace_seconds": {r["workspace_id"]: round(r["seconds"], 3) for r in results},
     }
 
@@ -168,10 +173,6 @@ def sync_all_processes(db_url: str, connection: Connection, flow_run_id: str = "
     return {
         "seconds": seconds,
         "processes": workers,
-        "fetched": sum(r["fetched"] for r in results),
-        "written": sum(r["written"] for r in results),
-        "rejected": sum(r["rejected"] for r in results),
-        "pages": sum(r["pages"] for r in results),
+        **totals(results),
         "client_requests": sum(r["client_requests"] for r in results),
-        "workspace_seconds": {r["workspace_id"]: round(r["seconds"], 3) for r in results},
     }
