@@ -33,6 +33,15 @@ KeyBlockOption = Annotated[
 ]
 
 
+def say(message: str, *, err: bool = False) -> None:
+    """Print plain text: names, URLs and errors in it are never taken for Rich markup.
+
+    Guidance meant for a person may go to stderr (`err`), so stdout carries only what a
+    script may capture.
+    """
+    (err_console if err else console).print(message, markup=False, highlight=False, soft_wrap=True)
+
+
 def fail(message: str) -> NoReturn:
     """Print `message` on stderr and exit 1.
 

@@ -19,6 +19,7 @@ from octane_sync.cli.common import (
     console,
     fail,
     open_store,
+    say,
     secret_box,
 )
 
@@ -146,11 +147,9 @@ def add(
         store.add_connection(connection)
     except OctaneSyncError as exc:
         fail(str(exc))
-    console.print(
+    say(
         f"{'Replaced' if exists else 'Added'} connection {name} ({url}, shared space "
-        f"{shared_space}, workspaces {','.join(workspace_list)}).",
-        markup=False,
-        highlight=False,
+        f"{shared_space}, workspaces {','.join(workspace_list)})."
     )
 
 
@@ -160,11 +159,7 @@ def list_(db: DbOption = None) -> None:
     store = open_store(db)
     connections = store.list_connections()
     if not connections:
-        console.print(
-            f"No connections in {store.url}; add one with `octane-sync connections add`.",
-            markup=False,
-            highlight=False,
-        )
+        say(f"No connections in {store.url}; add one with `octane-sync connections add`.")
         return
     table = Table()
     for header in ("name", "enabled", "server", "space", "client id", "workspaces", "entities"):
@@ -196,9 +191,7 @@ def _set_enabled(name: str, enabled: bool, db: str | None) -> None:
         store.set_connection_enabled(name, enabled)
     except OctaneSyncError as exc:
         fail(f"{exc} (see `octane-sync connections list`)")
-    console.print(
-        f"Connection {name} {'enabled' if enabled else 'disabled'}.", markup=False, highlight=False
-    )
+    say(f"Connection {name} {'enabled' if enabled else 'disabled'}.")
 
 
 @app.command("enable")
@@ -228,4 +221,4 @@ def remove(
         store.remove_connection(name)
     except OctaneSyncError as exc:
         fail(f"{exc} (see `octane-sync connections list`)")
-    console.print(f"Connection {name} removed.", markup=False, highlight=False)
+    say(f"Connection {name} removed.")

@@ -11,9 +11,9 @@ import typer
 from octane_sync.cli.common import (
     DbOption,
     KeyBlockOption,
-    err_console,
     fail,
     open_store,
+    say,
     secret_box,
 )
 
@@ -91,16 +91,17 @@ def rotate(
     current = secret_box(key_block)
     if reencrypt_only:
         count = _reencrypt(current, open_store(db))
-        _say(f"Re-encrypted {count} stored secret(s) under the newest key of the keyring.")
-        _say("Run `octane-sync key retire` once every process has this keyring.")
+        say(f"Re-encrypted {count} stored secret(s) under the newest key of the keyring.", err=True)
+        say("Run `octane-sync key retire` once every process has this keyring.", err=True)
         return
     ring = SecretBox([generate_key(), *current.keys])
     if _from_env():
         typer.echo(format_keyring(ring.keys))  # stdout holds the keyring alone, for capture
-        _say(
+        say(
             f"Step 1 of 2: the new keyring ({len(ring.keys)} keys, new key first) is above; "
             "nothing was changed yet. Set $OCTANE_SYNC_KEY to it wherever octane-sync runs, "
-            "then run `octane-sync key rotate --reencrypt-only`."
+            "then run `octane-sync key rotate --reencrypt-only`.",
+            err=True,
         )
         return
     store = open_store(db)
@@ -108,10 +109,13 @@ def rotate(
         save_keyring(format_keyring(ring.keys), key_block)
     except Exception as exc:  # Prefect may raise anything; the keyring is not in the message
         fail(f"cannot save the new keyring to block {key_block!r} ({type(exc).__name__})")
-    _say(f"Saved the new keyring ({len(ring.keys)} keys, new key first) to block {key_block}.")
+    say(
+        f"Saved the new keyring ({len(ring.keys)} keys, new key first) to block {key_block}.",
+        err=True,
+    )
     count = _reencrypt(ring, store)
-    _say(f"Re-encrypted {count} stored secret(s) under the new key.")
-    _say("Run `octane-sync key retire` to drop the old key(s) from the block.")
+    say(f"Re-encrypted {count} stored secret(s) under the new key.", err=True)
+    say("Run `octane-sync key retire` to drop the old key(s) from the block.", err=True)
 
 
 @key_app.command("retire")
@@ -121,7 +125,7 @@ def retire(db: DbOption = None, key_block: KeyBlockOption = "octane-sync-key") -
 
     ring = secret_box(key_block)
     if len(ring.keys) == 1:
-        _say("The keyring has one key: there is nothing to retire.")
+        say("The keyring has one key: there is nothing to retire.", err=True)
         return
     store = open_store(db)
     stale = [
@@ -136,21 +140,17 @@ def retire(db: DbOption = None, key_block: KeyBlockOption = "octane-sync-key") -
         )
     if _from_env():
         typer.echo(ring.keys[0])  # stdout holds the new keyring alone, for capture
-        _say(
+        say(
             f"Set $OCTANE_SYNC_KEY to the key above (the newest); the {len(ring.keys) - 1} "
-            "older key(s) are no longer needed."
+            "older key(s) are no longer needed.",
+            err=True,
         )
     else:
         try:
             save_keyring(ring.keys[0], key_block)
         except Exception as exc:
             fail(f"cannot save the keyring to block {key_block!r} ({type(exc).__name__})")
-        _say(f"Block {key_block} now holds only the newest key.")
-
-
-def _say(message: str) -> None:
-    """Guidance goes to stderr, so stdout carries only what a script may capture (keys)."""
-    err_console.print(message, markup=False, highlight=False)
+        say(f"Block {key_block} now holds only the newest key.", err=True)
 
 
 def _read_stdin_or_prompt(prompt: str) -> str:

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from octane_sync.cli.common import DbOption, KeyBlockOption, console, fail, open_store, secret_box
+from octane_sync.cli.common import (
+    DbOption,
+    KeyBlockOption,
+    console,
+    fail,
+    open_store,
+    say,
+    secret_box,
+)
 
 if TYPE_CHECKING:
     from octane_sync.mapping import EntityMapping, UnmappedReport
@@ -145,10 +153,10 @@ def _print_report(report: UnmappedReport) -> None:
     else:
         console.print(head, highlight=False)
     for name, count in sorted(report.unmapped_udfs.items()):
-        console.print(f"  unmapped field {name} ({count} records)", markup=False)
+        say(f"  unmapped field {name} ({count} records)")
     for column, values in report.unmapped_values.items():
         shown = ", ".join(f"{value!r} x{n}" for value, n in values.most_common(20))
-        console.print(f"  column {column}: values no value map covers: {shown}", markup=False)
+        say(f"  column {column}: values no value map covers: {shown}")
     if report.records and report.empty_columns:
         columns = ", ".join(report.empty_columns)
-        console.print(f"  no value in any record (check the fields): {columns}", markup=False)
+        say(f"  no value in any record (check the fields): {columns}")

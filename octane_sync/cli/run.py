@@ -18,6 +18,7 @@ from octane_sync.cli.common import (
     console,
     fail,
     open_store,
+    say,
 )
 from octane_sync.cli.live import STATE_MARKS
 from octane_sync.redaction import redact
@@ -71,7 +72,7 @@ def run(
         state, _streams, elapsed = run_flow_live(console, parameters)
     except Exception as exc:
         fail(f"the flow could not run: {type(exc).__name__}: {redact(str(exc))}")
-    console.print(f"{state.name}: {state.message or ''} ({elapsed:.1f} s)", markup=False)
+    say(f"{state.name}: {state.message or ''} ({elapsed:.1f} s)")
     if not state.is_completed():
         raise typer.Exit(code=1)
 
@@ -81,11 +82,7 @@ def status(db: DbOption = None) -> None:
     store = open_store(db)
     runs = store.latest_runs()
     if not runs:
-        console.print(
-            f"No runs logged yet in {store.url}; start one with `octane-sync run`.",
-            markup=False,
-            highlight=False,
-        )
+        say(f"No runs logged yet in {store.url}; start one with `octane-sync run`.")
         return
     ordered = sorted(
         runs,
@@ -119,20 +116,11 @@ def status(db: DbOption = None) -> None:
     console.print(table)
     for r in ordered:
         if r.get("error"):
-            console.print(
-                f"✗ {r['connection']}/{r['workspace_id']} {r['entity']}: {r['error']}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            say(f"✗ {r['connection']}/{r['workspace_id']} {r['entity']}: {r['error']}")
     failed = store.failed_workspaces()
     if failed:
-        console.print(
-            "Failed in their latest run: " + ", ".join(f"{c}/{w}" for c, w in failed),
-            markup=False,
-            highlight=False,
-        )
-        console.print("Rerun them with `octane-sync run --only-failed`.", markup=False)
+        say("Failed in their latest run: " + ", ".join(f"{c}/{w}" for c, w in failed))
+        say("Rerun them with `octane-sync run --only-failed`.")
 
 
 def reset(
@@ -170,4 +158,4 @@ def reset(
         message = f"Reset {count} watermark(s) ({scope}); the next run reads them from the start."
     else:
         message = f"No watermark matched ({scope}); nothing was reset."
-    console.print(message, markup=False, highlight=False)
+    say(message)
